@@ -1,0 +1,3 @@
+// Public surface of the configuration.
+export { ConfigError, loadConfig } from './load-config.js';
+export { type Config, configSchema, isLoopbackHost } from './schema.js';
