@@ -21,10 +21,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = result.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? '(configuration)');
       const raw = env[variable];
-      const shown = raw === undefined || SECRET_VARIABLES.has(variable) ? '' : ` (got ${JSON.stringify(raw)})`;
+      const shown =
+        raw === undefined || SECRET_VARIABLES.has(variable) ? '' : ` (got ${JSON.stringify(raw)})`;
       return `${variable} ${issue.message}${shown}`;
     });
     throw new ConfigError(problems);
   }
-  return Object.freeze({ ...result.data, ALLOWED_PRIVATE_HOSTS: Object.freeze([...result.data.ALLOWED_PRIVATE_HOSTS]) }) as Config;
+  return Object.freeze({
+    ...result.data,
+    ALLOWED_PRIVATE_HOSTS: Object.freeze([...result.data.ALLOWED_PRIVATE_HOSTS]),
+  }) as Config;
 }

@@ -39,14 +39,19 @@ const hostList = z
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean),
   )
-  .pipe(z.array(z.string().regex(/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/, 'must list host names separated by commas')));
+  .pipe(
+    z.array(z.string().regex(/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/, 'must list host names separated by commas')),
+  );
 
 export const configSchema = z
   .object({
     REDIS_URL: url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
     QUEUE_PREFIX: z
       .string()
-      .regex(/^(\{[A-Za-z0-9_.-]+\}|[A-Za-z0-9_.-]+)$/, 'must be letters, digits, _ . - (hash-tagged as {name} on Redis Cluster)')
+      .regex(
+        /^(\{[A-Za-z0-9_.-]+\}|[A-Za-z0-9_.-]+)$/,
+        'must be letters, digits, _ . - (hash-tagged as {name} on Redis Cluster)',
+      )
       .default('dcr'),
     SECRETS_BACKEND: z.enum(['file', 'aws'], { error: 'must be file or aws' }).default('file'),
     SECRETS_FILE_DIR: z.string().min(1).default('./.data/secrets'),

@@ -165,7 +165,12 @@ export function classifyResponse(
   if (status >= 500) return new ProvisioningError('server_error', message, options);
   if (stage === 'discovery') return new ProvisioningError('discovery_invalid', message, options);
   if (status === 401 || status === 403) return new ProvisioningError('unauthorized', message, options);
-  if (stage === 'registration' && status === 400 && oauth && RFC7591_ERRORS.has(oauth.error as Rfc7591Error)) {
+  if (
+    stage === 'registration' &&
+    status === 400 &&
+    oauth &&
+    RFC7591_ERRORS.has(oauth.error as Rfc7591Error)
+  ) {
     return new ProvisioningError(oauth.error as Rfc7591Error, message, options);
   }
   return new ProvisioningError('rejected', message, options);
@@ -180,6 +185,10 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-export function formatIssues(issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>): string {
-  return issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`).join('; ');
+export function formatIssues(
+  issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>,
+): string {
+  return issues
+    .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
 }

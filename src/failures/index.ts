@@ -1,5 +1,17 @@
 // Public surface of the failure taxonomy.
-export { classify, classifyResponse, formatIssues, type HttpAnswer, parseOAuthError, redact, type Stage } from './classify.js';
+export {
+  classify,
+  classifyResponse,
+  formatIssues,
+  type HttpAnswer,
+  parseOAuthError,
+  redact,
+  type Stage,
+} from './classify.js';
 export { FAILURE_CODES, type FailureCode, failureCodes, isFailureCode, isRetryable } from './codes.js';
-export { isProvisioningError, ProvisioningError, type ProvisioningErrorOptions } from './provisioning-error.js';
+export {
+  isProvisioningError,
+  ProvisioningError,
+  type ProvisioningErrorOptions,
+} from './provisioning-error.js';
 export { DEFAULT_RETRY_AFTER_CAP_MS, parseRetryAfter } from './retry-after.js';

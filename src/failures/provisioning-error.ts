@@ -55,5 +55,8 @@ export class ProvisioningError extends Error {
 
 /** Works across package and process boundaries where `instanceof` does not. */
 export function isProvisioningError(err: unknown): err is ProvisioningError {
-  return err instanceof ProvisioningError || (err instanceof Error && err.name === 'ProvisioningError' && 'code' in err);
+  return (
+    err instanceof ProvisioningError ||
+    (err instanceof Error && err.name === 'ProvisioningError' && 'code' in err)
+  );
 }

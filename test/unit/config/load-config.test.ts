@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/config/index.js';
+
+function problemsOf(env: NodeJS.ProcessEnv): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config/loadConfig', () => {
+  it('uses the documented defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      QUEUE_PREFIX: 'dcr',
+      SECRETS_BACKEND: 'file',
+      SECRETS_FILE_DIR: './.data/secrets',
+      SECRET_NAME_PREFIX: 'dcr/',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: 3000,
+      WORKER_CONCURRENCY: 16,
+      JOB_ATTEMPTS: 8,
+      BACKOFF_BASE_MS: 2000,
+      BACKOFF_MAX_MS: 900000,
+      HTTP_TIMEOUT_MS: 10000,
+      DISCOVERY_CACHE_TTL_S: 3600,
+      ALLOW_INSECURE_LOCALHOST: false,
+      ALLOWED_PRIVATE_HOSTS: [],
+      LOG_LEVEL: 'info',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('parses numbers, booleans and host lists', () => {
+    const config = loadConfig({
+      HTTP_PORT: '8080',
+      ALLOW_INSECURE_LOCALHOST: 'true',
+      ALLOWED_PRIVATE_HOSTS: 'EHR.internal, fhir.lan',
+      QUEUE_PREFIX: '{dcr}',
+    });
+    expect(config.HTTP_PORT).toBe(8080);
+    expect(config.ALLOW_INSECURE_LOCALHOST).toBe(true);
+    expect(config.ALLOWED_PRIVATE_HOSTS).toEqual(['ehr.internal', 'fhir.lan']);
+    expect(config.QUEUE_PREFIX).toBe('{dcr}');
+  });
+
+  it('names every bad variable and its rule at once', () => {
+    const message = problemsOf({ HTTP_PORT: 'eighty', WORKER_CONCURRENCY: '0', SECRETS_BACKEND: 'vault' });
+    expect(message).toContain('HTTP_PORT must be a whole number from 0 to 65535 (got "eighty")');
+    expect(message).toContain('WORKER_CONCURRENCY must be at least 1');
+    expect(message).toContain('SECRETS_BACKEND must be file or aws');
+  });
+
+  it('requires API_TOKEN when the server listens beyond loopback, without echoing a token', () => {
+    expect(problemsOf({ HTTP_HOST: '0.0.0.0' })).toContain('API_TOKEN is required when HTTP_HOST');
+    const message = problemsOf({ API_TOKEN: 'short-secret' });
+    expect(message).toContain('API_TOKEN must be at least 16 characters');
+    expect(message).not.toContain('short-secret');
+    expect(loadConfig({ HTTP_HOST: '0.0.0.0', API_TOKEN: 'a'.repeat(32) }).HTTP_HOST).toBe('0.0.0.0');
+  });
+
+  it('refuses a backoff ceiling below its base', () => {
+    expect(problemsOf({ BACKOFF_BASE_MS: '5000', BACKOFF_MAX_MS: '1000' })).toContain(
+      'BACKOFF_MAX_MS must be at least BACKOFF_BASE_MS',
+    );
+  });
+});
