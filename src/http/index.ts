@@ -21,6 +21,7 @@ export {
   type OutboundBlockReason,
   ResponseTooLargeError,
 } from './errors.js';
+export { httpClientOptionsFromConfig } from './from-config.js';
 export type { HttpClient, HttpMethod, HttpRequest, HttpResponse } from './types.js';
 export { checkOutboundUrl } from './url-guard.js';
 export { defaultUserAgent } from './user-agent.js';
