@@ -1,0 +1,134 @@
+// Provisions what the integration tests need, so `npm test` alone works on a fresh machine:
+// Redis at REDIS_URL (or the local default) or a spawned redis-server, and a moto server at
+// AWS_ENDPOINT_URL_SECRETS_MANAGER or a spawned `moto_server`. Every run gets its own key prefix, and
+// everything under it is deleted at the end, because the machine's Redis is shared.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisUrl: string;
+    /** Prefix for every Redis key this run creates; tests append their own suffix. */
+    redisPrefix: string;
+    awsEndpoint: string;
+  }
+}
+
+const children: ChildProcess[] = [];
+let cleanup: (() => Promise<void>) | undefined;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
+}
+
+function start(command: string, args: string[], installHint: string): ChildProcess {
+  const child = spawn(command, args, { stdio: 'ignore' });
+  child.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') process.stderr.write(`\n${command} is not installed: ${installHint}\n`);
+  });
+  children.push(child);
+  return child;
+}
+
+async function provisionRedis(): Promise<string> {
+  const configured = process.env.REDIS_URL;
+  if (configured) {
+    if (!(await redisAnswers(configured))) throw new Error(`REDIS_URL=${configured} does not answer PING`);
+    return configured;
+  }
+  const local = 'redis://127.0.0.1:6379';
+  if (await redisAnswers(local)) return local;
+  const port = await freePort();
+  start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], 'apt-get install redis-server');
+  const url = `redis://127.0.0.1:${port}`;
+  await waitFor(() => redisAnswers(url), 'redis-server');
+  return url;
+}
+
+async function motoAnswers(endpoint: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1000) });
+    return response.status < 500;
+  } catch {
+    return false;
+  }
+}
+
+async function provisionMoto(): Promise<string> {
+  const configured = process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+  if (configured) return configured;
+  const port = await freePort();
+  const child = start('moto_server', ['-H', '127.0.0.1', '-p', String(port)], 'pipx install "moto[server]"');
+  const endpoint = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error('moto_server exited; is it installed? pipx install "moto[server]"');
+    return motoAnswers(endpoint);
+  }, 'moto_server');
+  return endpoint;
+}
+
+export async function setup(project: TestProject): Promise<void> {
+  const [redisUrl, awsEndpoint] = await Promise.all([provisionRedis(), provisionMoto()]);
+  const redisPrefix = `dcrtest-${process.pid}-${randomBytes(4).toString('hex')}`;
+  project.provide('redisUrl', redisUrl);
+  project.provide('redisPrefix', redisPrefix);
+  project.provide('awsEndpoint', awsEndpoint);
+  cleanup = async () => {
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    try {
+      // Keys may start with the prefix or with a hash-tagged form of it ({prefix...}).
+      for (const pattern of [`${redisPrefix}*`, `{${redisPrefix}*`]) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length > 0) await redis.unlink(...keys);
+        } while (cursor !== '0');
+      }
+    } finally {
+      redis.disconnect();
+    }
+  };
+}
+
+export async function teardown(): Promise<void> {
+  try {
+    await cleanup?.();
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+  }
+}
