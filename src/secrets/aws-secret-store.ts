@@ -1,0 +1,232 @@
+// The SecretStore on AWS Secrets Manager. IAM actions used: CreateSecret, TagResource (tags on create),
+// PutSecretValue, DescribeSecret, GetSecretValue, ListSecrets; kms:GenerateDataKey/Decrypt with a KMS key.
+
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  type DescribeSecretCommandOutput,
+  GetSecretValueCommand,
+  type GetSecretValueCommandOutput,
+  ListSecretsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { ProvisioningError } from '../failures/index.js';
+import { restoreHint, secretStoreErrorFromAws, sensitiveStrings } from './aws-error.js';
+import { checkListOptions } from './list-options.js';
+import { assertValidSecretName } from './secret-name.js';
+import type {
+  ListOptions,
+  SecretPage,
+  SecretStore,
+  SecretWrite,
+  StoredSecret,
+  WrittenVersion,
+} from './secret-store.js';
+import { type ValidSecretWrite, validateSecretWrite } from './validate-secret-write.js';
+
+export interface AwsSecretStoreOptions {
+  /** A ready client (tests, custom credentials or retry settings). When given, the fields below except `kmsKeyId` are ignored and `close()` leaves it open. */
+  client?: SecretsManagerClient;
+  /** @defaultValue the SDK's resolution (AWS_REGION, profile) */
+  region?: string;
+  /** @defaultValue the SDK's resolution (AWS_ENDPOINT_URL_SECRETS_MANAGER, then the regional endpoint) */
+  endpoint?: string;
+  /** KMS key (id, ARN or alias) for new secrets. @defaultValue the account's `aws/secretsmanager` key */
+  kmsKeyId?: string;
+  /** Per attempt, to establish the connection. @defaultValue 3000 */
+  connectionTimeoutMs?: number;
+  /** Per attempt, from sending to the whole answer. @defaultValue 10000 */
+  requestTimeoutMs?: number;
+  /** Attempts per call including the first; the SDK retries throttling, 5xx and network errors. @defaultValue 3 */
+  maxAttempts?: number;
+}
+
+const NOT_FOUND = 'ResourceNotFoundException';
+
+function errorName(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'name' in err ? String(err.name) : undefined;
+}
+
+export class AwsSecretStore implements SecretStore {
+  readonly #client: SecretsManagerClient;
+  readonly #ownsClient: boolean;
+  readonly #kmsKeyId: string | undefined;
+
+  constructor(options: AwsSecretStoreOptions = {}) {
+    this.#kmsKeyId = options.kmsKeyId;
+    this.#ownsClient = options.client === undefined;
+    this.#client =
+      options.client ??
+      new SecretsManagerClient({
+        ...(options.region ? { region: options.region } : {}),
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        maxAttempts: options.maxAttempts ?? 3,
+        // Without these the SDK waits on a dead connection for as long as the socket allows.
+        requestHandler: {
+          connectionTimeout: options.connectionTimeoutMs ?? 3000,
+          requestTimeout: options.requestTimeoutMs ?? 10_000,
+        },
+      });
+  }
+
+  async write(input: SecretWrite): Promise<WrittenVersion> {
+    const write = validateSecretWrite(input);
+    const sensitive = sensitiveStrings(write.value, write.clientRequestToken);
+    const attempt = await this.#create(write, sensitive);
+    if ('versionId' in attempt) return attempt;
+    const described = await this.#describe(write.name, true);
+    if (described === undefined) {
+      // Neither created nor existing: report why CreateSecret refused, or let a retry create it.
+      throw attempt.refusal !== undefined
+        ? secretStoreErrorFromAws(attempt.refusal, {
+            operation: 'CreateSecret',
+            secretName: write.name,
+            sensitive,
+          })
+        : new ProvisioningError(
+            'secret_store_unavailable',
+            `cannot write secret ${write.name}: it existed a moment ago and now does not; a retry creates it`,
+          );
+    }
+    return this.#addVersion(write, described, sensitive);
+  }
+
+  /** CreateSecret, or why the name is taken so that a version must be added instead. */
+  async #create(
+    write: ValidSecretWrite,
+    sensitive: readonly string[],
+  ): Promise<WrittenVersion | { refusal: unknown }> {
+    try {
+      const created = await this.#client.send(
+        new CreateSecretCommand({
+          Name: write.name,
+          SecretString: write.value,
+          ClientRequestToken: write.clientRequestToken,
+          ...(write.description === undefined ? {} : { Description: write.description }),
+          ...(this.#kmsKeyId === undefined ? {} : { KmsKeyId: this.#kmsKeyId }),
+          ...(Object.keys(write.tags).length === 0
+            ? {}
+            : { Tags: Object.entries(write.tags).map(([Key, Value]) => ({ Key, Value })) }),
+        }),
+      );
+      // moto answers a CreateSecret that repeats the token of any existing version with success and the
+      // *current* version's id; only our own token proves that our version exists.
+      return created.VersionId === write.clientRequestToken
+        ? { versionId: created.VersionId, created: true }
+        : { refusal: undefined };
+    } catch (err) {
+      const name = errorName(err);
+      // The name is taken (ResourceExistsException), or — on AWS — scheduled for deletion
+      // (InvalidRequestException; moto says ResourceExistsException): DescribeSecret tells which.
+      if (name === 'ResourceExistsException' || name === 'InvalidRequestException') return { refusal: err };
+      throw secretStoreErrorFromAws(err, { operation: 'CreateSecret', secretName: write.name, sensitive });
+    }
+  }
+
+  async #addVersion(
+    write: ValidSecretWrite,
+    described: DescribeSecretCommandOutput,
+    sensitive: readonly string[],
+  ): Promise<WrittenVersion> {
+    // AWS refuses PutSecretValue here anyway, but moto accepts it; checking first gives one answer and
+    // the precise hint on both.
+    if (described.DeletedDate !== undefined) throw scheduledForDeletion(write.name, described.DeletedDate);
+    try {
+      const put = await this.#client.send(
+        new PutSecretValueCommand({
+          SecretId: write.name,
+          SecretString: write.value,
+          ClientRequestToken: write.clientRequestToken,
+        }),
+      );
+      return { versionId: put.VersionId ?? write.clientRequestToken, created: false };
+    } catch (err) {
+      throw secretStoreErrorFromAws(err, { operation: 'PutSecretValue', secretName: write.name, sensitive });
+    }
+  }
+
+  readCurrent(name: string): Promise<StoredSecret | undefined> {
+    return this.#read(name, 'AWSCURRENT');
+  }
+
+  readPrevious(name: string): Promise<StoredSecret | undefined> {
+    return this.#read(name, 'AWSPREVIOUS');
+  }
+
+  async #read(name: string, stage: 'AWSCURRENT' | 'AWSPREVIOUS'): Promise<StoredSecret | undefined> {
+    assertValidSecretName(name);
+    let answer: GetSecretValueCommandOutput;
+    try {
+      answer = await this.#client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: stage }));
+    } catch (err) {
+      // No secret, or no version with that stage (a secret with one version has no AWSPREVIOUS).
+      if (errorName(err) === NOT_FOUND) return undefined;
+      throw secretStoreErrorFromAws(err, { operation: 'GetSecretValue', secretName: name });
+    }
+    if (typeof answer.SecretString !== 'string' || answer.VersionId === undefined) {
+      throw new ProvisioningError(
+        'secret_store_rejected',
+        `cannot read secret ${name}: its ${stage} version holds binary data, not text`,
+      );
+    }
+    return {
+      name: answer.Name ?? name,
+      value: answer.SecretString,
+      versionId: answer.VersionId,
+      ...(answer.CreatedDate === undefined ? {} : { createdAt: answer.CreatedDate }),
+    };
+  }
+
+  async list(prefix: string, options: ListOptions = {}): Promise<SecretPage> {
+    const { pageSize } = checkListOptions(prefix, options);
+    try {
+      const page = await this.#client.send(
+        new ListSecretsCommand({
+          MaxResults: pageSize,
+          ...(options.pageToken === undefined ? {} : { NextToken: options.pageToken }),
+          // The name filter is a case-sensitive prefix match on AWS and moto; the check below keeps the
+          // port's contract should a backend match more loosely. Secrets scheduled for deletion are
+          // left out, as ListSecrets does by default.
+          ...(prefix === '' ? {} : { Filters: [{ Key: 'name', Values: [prefix] }] }),
+        }),
+      );
+      const names = (page.SecretList ?? [])
+        .map((s) => s.Name)
+        .filter((n): n is string => typeof n === 'string' && n.startsWith(prefix));
+      return page.NextToken ? { names, nextPageToken: page.NextToken } : { names };
+    } catch (err) {
+      throw secretStoreErrorFromAws(err, { operation: 'ListSecrets', secretName: JSON.stringify(prefix) });
+    }
+  }
+
+  async readTags(name: string): Promise<Record<string, string> | undefined> {
+    assertValidSecretName(name);
+    const described = await this.#describe(name, false);
+    if (described === undefined) return undefined;
+    return Object.fromEntries(
+      (described.Tags ?? []).flatMap((t) => (t.Key === undefined ? [] : [[t.Key, t.Value ?? '']])),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsClient) this.#client.destroy();
+  }
+
+  /** DescribeSecret, or undefined when there is no such secret. */
+  async #describe(name: string, writing: boolean): Promise<DescribeSecretCommandOutput | undefined> {
+    try {
+      return await this.#client.send(new DescribeSecretCommand({ SecretId: name }));
+    } catch (err) {
+      if (errorName(err) === NOT_FOUND) return undefined;
+      throw secretStoreErrorFromAws(err, { operation: 'DescribeSecret', secretName: name, writing });
+    }
+  }
+}
+
+function scheduledForDeletion(name: string, deletedDate: Date): ProvisioningError {
+  return new ProvisioningError(
+    'secret_store_rejected',
+    `cannot write secret ${name}: it is scheduled for deletion on ${deletedDate.toISOString()}; ${restoreHint(name)}, or choose another SECRET_NAME_PREFIX`,
+  );
+}

@@ -1,0 +1,71 @@
+// The storage port for issued credentials. Provisioning talks only to this interface; the AWS and file
+// adapters implement it with identical semantics and throw only ProvisioningError.
+
+export interface SecretWrite {
+  /** The full secret name (see secret-name.ts); 1–512 of `A-Za-z0-9/_+=.@-`. */
+  name: string;
+  /**
+   * At most 65,536 bytes of UTF-8, stored as is. The registration record is JSON; an initial access
+   * token put there by an operator may be plain text, so the store does not insist on JSON.
+   */
+  value: string;
+  /**
+   * 32–64 chars of `[A-Za-z0-9-]`; becomes the version id. Same token + same value = no-op success;
+   * same token + different value = `secret_store_rejected`. Derive it from the job with
+   * `clientRequestToken(...)` so a retried write is a no-op.
+   */
+  clientRequestToken: string;
+  /**
+   * Applied only when the secret is created (tenant, server, managed-by). Keys are 1–128 characters and
+   * must not start with `aws:`; values are made tag-safe and cut to 256 characters.
+   */
+  tags?: Record<string, string>;
+  /** Applied only when the secret is created; at most 2,048 characters. */
+  description?: string;
+}
+
+export interface WrittenVersion {
+  /** Always the write's client request token. */
+  versionId: string;
+  /** True when this write made the secret (it did not exist before). */
+  created: boolean;
+}
+
+export interface StoredSecret {
+  name: string;
+  value: string;
+  versionId: string;
+  /** When this version was written. */
+  createdAt?: Date;
+}
+
+export interface ListOptions {
+  /** The `nextPageToken` of the previous page; opaque. */
+  pageToken?: string;
+  /** Upper bound of names per page, 1–100. @defaultValue 100 */
+  pageSize?: number;
+}
+
+export interface SecretPage {
+  /**
+   * Names that start with the prefix, in the backend's order. A page may hold fewer names than
+   * `pageSize` — even none — while `nextPageToken` is set: keep paging until it is absent.
+   */
+  names: string[];
+  nextPageToken?: string;
+}
+
+export interface SecretStore {
+  /** Adds a version that becomes current; the former current becomes previous. */
+  write(write: SecretWrite): Promise<WrittenVersion>;
+  /** The current version (AWSCURRENT), or undefined when there is no such secret. */
+  readCurrent(name: string): Promise<StoredSecret | undefined>;
+  /** The version before the current one (AWSPREVIOUS), or undefined when there is none. */
+  readPrevious(name: string): Promise<StoredSecret | undefined>;
+  /** Names under a prefix, paged, for rebuilding indexes from the store (the source of truth). */
+  list(prefix: string, options?: ListOptions): Promise<SecretPage>;
+  /** The tags a secret was created with (for reindexing), or undefined when there is no such secret. */
+  readTags(name: string): Promise<Record<string, string> | undefined>;
+  /** Waits for writes in flight and releases connections; the store is unusable afterwards. */
+  close(): Promise<void>;
+}
