@@ -34,7 +34,12 @@ async function freePort(): Promise<number> {
 }
 
 async function redisAnswers(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -73,7 +78,11 @@ async function provisionRedis(): Promise<string> {
   const local = 'redis://127.0.0.1:6379';
   if (await redisAnswers(local)) return local;
   const port = await freePort();
-  start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], 'apt-get install redis-server');
+  start(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    'apt-get install redis-server',
+  );
   const url = `redis://127.0.0.1:${port}`;
   await waitFor(() => redisAnswers(url), 'redis-server');
   return url;
@@ -95,7 +104,8 @@ async function provisionMoto(): Promise<string> {
   const child = start('moto_server', ['-H', '127.0.0.1', '-p', String(port)], 'pipx install "moto[server]"');
   const endpoint = `http://127.0.0.1:${port}`;
   await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error('moto_server exited; is it installed? pipx install "moto[server]"');
+    if (child.exitCode !== null)
+      throw new Error('moto_server exited; is it installed? pipx install "moto[server]"');
     return motoAnswers(endpoint);
   }, 'moto_server');
   return endpoint;

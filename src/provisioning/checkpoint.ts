@@ -1,0 +1,45 @@
+// The non-secret progress of one registration job, kept with the job so that a retried or resumed job
+// knows what already happened: whether a POST may have reached the server, and whether its answer was
+// stored. This is what makes "at most one registration per job" hold across crashes.
+
+export interface Checkpoint {
+  /** Written just before the registration POST; cleared once its outcome is known. */
+  intent?: { id: string; at: string };
+  /** Written once the credentials are in the secret store: from here on the job never POSTs again. */
+  stored?: StoredRegistration;
+  /** The completion event, once appended. */
+  eventId?: string;
+  /** Clients registered by this job that could be neither stored nor deleted. */
+  orphanedClientIds?: string[];
+  /** Times of POSTs whose outcome is unknown (crash or timeout after sending): possible orphans. */
+  lostAttemptsAt?: string[];
+}
+
+export interface StoredRegistration {
+  clientId: string;
+  secretId: string;
+  secretVersionId: string;
+  /** Seconds since the epoch, 0 = never, 'unknown' when the server did not say; absent without a secret. */
+  clientSecretExpiresAt?: number | 'unknown';
+  registeredAt: string;
+}
+
+/** Where a job keeps its checkpoint (the BullMQ job's data, in production). */
+export interface CheckpointStore {
+  load(): Checkpoint;
+  save(checkpoint: Checkpoint): Promise<void>;
+}
+
+/** An in-memory store, for using the use case outside a queue and in tests. */
+export class MemoryCheckpointStore implements CheckpointStore {
+  #checkpoint: Checkpoint;
+  constructor(initial: Checkpoint = {}) {
+    this.#checkpoint = structuredClone(initial);
+  }
+  load(): Checkpoint {
+    return structuredClone(this.#checkpoint);
+  }
+  async save(checkpoint: Checkpoint): Promise<void> {
+    this.#checkpoint = structuredClone(checkpoint);
+  }
+}

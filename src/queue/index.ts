@@ -1,0 +1,23 @@
+// Public surface of the queue concern: names, connections, payload schemas, the producer, retry policy.
+export { type BackoffSettings, retryDelayMs } from './backoff.js';
+export { type ConnectionRole, connected, createRedisConnection } from './connection.js';
+export { RetryableJobError, retryAfterOf, toQueueError } from './job-errors.js';
+export { JOB_NAMES, REGISTRATION_QUEUE } from './names.js';
+export {
+  type EnqueueResult,
+  type ProducerOptions,
+  producerSettingsFromConfig,
+  RegistrationProducer,
+} from './producer.js';
+export { newJobId, registrationKey } from './registration-key.js';
+export {
+  type RegistrationJob,
+  type RegistrationRequest,
+  type RequestIssue,
+  type RequestRules,
+  registrationJobSchema,
+  registrationRequestSchema,
+  requestIssues,
+  TENANT_ID_PATTERN,
+  type ValidRegistrationRequest,
+} from './registration-request.js';

@@ -1,0 +1,158 @@
+// Puts registration requests on the queue. Validates with the worker's own schemas, stores an initial
+// access token given by value in the secret store first (only its reference is queued), and
+// deduplicates in-flight work per tenant and server.
+
+import { randomUUID } from 'node:crypto';
+import type { JobsOptions, Queue } from 'bullmq';
+import type { Config } from '../config/index.js';
+import { initialAccessTokenSecretName, type SecretStore } from '../secrets/index.js';
+import { normalizeFhirBaseUrl } from '../smart/index.js';
+import { JOB_NAMES } from './names.js';
+import { newJobId, registrationKey } from './registration-key.js';
+import {
+  type RegistrationJob,
+  type RequestIssue,
+  type RequestRules,
+  registrationRequestSchema,
+  requestIssues,
+  type ValidRegistrationRequest,
+} from './registration-request.js';
+
+export type EnqueueResult =
+  | { status: 'queued'; jobId: string }
+  | { status: 'already_queued'; jobId: string }
+  | { status: 'invalid'; issues: RequestIssue[] };
+
+export interface ProducerOptions extends RequestRules {
+  queue: Queue;
+  secretStore: SecretStore;
+  /** SECRET_NAME_PREFIX, for initial access tokens given by value. */
+  secretNamePrefix: string;
+  /** JOB_ATTEMPTS: tries per job, the first included. */
+  attempts: number;
+  /** Retention of finished jobs, so Redis does not grow without bound. */
+  retention: {
+    completedMaxAgeSeconds: number;
+    completedMaxCount: number;
+    failedMaxAgeSeconds: number;
+    failedMaxCount: number;
+  };
+}
+
+interface Prepared {
+  index: number;
+  jobId: string;
+  key: string;
+  payload: RegistrationJob;
+}
+
+export class RegistrationProducer {
+  readonly #options: ProducerOptions;
+  readonly #schema: ReturnType<typeof registrationRequestSchema>;
+
+  constructor(options: ProducerOptions) {
+    this.#options = options;
+    this.#schema = registrationRequestSchema(options);
+  }
+
+  async enqueue(input: unknown): Promise<EnqueueResult> {
+    const [result] = await this.enqueueMany([input]);
+    return result as EnqueueResult;
+  }
+
+  /** One result per input, in order; a bad item never rejects the others. */
+  async enqueueMany(inputs: readonly unknown[]): Promise<EnqueueResult[]> {
+    const results: EnqueueResult[] = new Array(inputs.length);
+    const prepared: Prepared[] = [];
+    for (const [index, input] of inputs.entries()) {
+      const parsed = this.#schema.safeParse(input);
+      if (!parsed.success) {
+        results[index] = { status: 'invalid', issues: requestIssues(parsed.error) };
+        continue;
+      }
+      const key = registrationKey(parsed.data.tenantId, parsed.data.fhirBaseUrl);
+      prepared.push({ index, key, jobId: newJobId(key), payload: await this.#toJob(parsed.data) });
+    }
+    if (prepared.length === 0) return results;
+
+    const jobs = await this.#options.queue.addBulk(
+      prepared.map(({ jobId, key, payload }) => ({
+        name: JOB_NAMES.registerClient,
+        data: payload,
+        opts: this.#jobOptions(jobId, key),
+      })),
+    );
+    prepared.forEach(({ index, jobId }, i) => {
+      const actualId = jobs[i]?.id ?? jobId;
+      // A deduplicated add answers with the id of the job already waiting or active.
+      results[index] =
+        actualId === jobId ? { status: 'queued', jobId } : { status: 'already_queued', jobId: actualId };
+    });
+    return results;
+  }
+
+  async #toJob(request: ValidRegistrationRequest): Promise<RegistrationJob> {
+    const fhirBaseUrl = normalizeFhirBaseUrl(request.fhirBaseUrl);
+    const { initialAccessToken, ...rest } = request;
+    const job: RegistrationJob = { ...rest, fhirBaseUrl, requestedAt: new Date().toISOString() };
+    if (initialAccessToken && 'value' in initialAccessToken) {
+      const secretId = initialAccessTokenSecretName(
+        this.#options.secretNamePrefix,
+        request.tenantId,
+        fhirBaseUrl,
+      );
+      await this.#options.secretStore.write({
+        name: secretId,
+        value: initialAccessToken.value,
+        clientRequestToken: randomUUID(),
+        tags: {
+          tenant: request.tenantId,
+          server: new URL(fhirBaseUrl).host,
+          'managed-by': 'dcr-provisioner',
+        },
+      });
+      job.initialAccessToken = { secretId };
+    } else if (initialAccessToken) {
+      job.initialAccessToken = initialAccessToken;
+    }
+    return job;
+  }
+
+  #jobOptions(jobId: string, key: string): JobsOptions {
+    const { attempts, retention } = this.#options;
+    return {
+      jobId,
+      deduplication: { id: key },
+      attempts,
+      backoff: { type: 'custom' },
+      removeOnComplete: { age: retention.completedMaxAgeSeconds, count: retention.completedMaxCount },
+      removeOnFail: { age: retention.failedMaxAgeSeconds, count: retention.failedMaxCount },
+    };
+  }
+}
+
+/** The producer's settings as the configuration states them. */
+export function producerSettingsFromConfig(
+  config: Pick<
+    Config,
+    | 'ALLOW_INSECURE_LOCALHOST'
+    | 'SECRET_NAME_PREFIX'
+    | 'JOB_ATTEMPTS'
+    | 'COMPLETED_JOBS_MAX_AGE_S'
+    | 'COMPLETED_JOBS_MAX_COUNT'
+    | 'FAILED_JOBS_MAX_AGE_S'
+    | 'FAILED_JOBS_MAX_COUNT'
+  >,
+): Omit<ProducerOptions, 'queue' | 'secretStore'> {
+  return {
+    allowInsecureLocalhost: config.ALLOW_INSECURE_LOCALHOST,
+    secretNamePrefix: config.SECRET_NAME_PREFIX,
+    attempts: config.JOB_ATTEMPTS,
+    retention: {
+      completedMaxAgeSeconds: config.COMPLETED_JOBS_MAX_AGE_S,
+      completedMaxCount: config.COMPLETED_JOBS_MAX_COUNT,
+      failedMaxAgeSeconds: config.FAILED_JOBS_MAX_AGE_S,
+      failedMaxCount: config.FAILED_JOBS_MAX_COUNT,
+    },
+  };
+}

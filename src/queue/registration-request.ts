@@ -1,0 +1,97 @@
+// The registration request of the contract (DESIGN.md "HTTP API") and the job payload derived from it.
+// Both are validated with the same rules wherever they enter: the API, the CLI, the producer and the
+// worker. Every issue names its JSON path so the caller can fix the field.
+
+import { z } from 'zod';
+import { checkClientMetadata } from '../dcr/index.js';
+import { REGISTRATION_REASONS } from '../events/index.js';
+import { checkOutboundUrl } from '../http/index.js';
+
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export interface RequestRules {
+  /** ALLOW_INSECURE_LOCALHOST: http:// is accepted only to loopback, and only with this. */
+  allowInsecureLocalhost: boolean;
+}
+
+const outboundUrl = (rules: RequestRules) =>
+  z.string().superRefine((value, ctx) => {
+    try {
+      checkOutboundUrl(value, {
+        allowInsecureLocalhost: rules.allowInsecureLocalhost,
+        allowedPrivateHosts: [],
+      });
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : 'is not allowed';
+      ctx.addIssue({ code: 'custom', message: `must be an absolute https URL (${reason})` });
+    }
+  });
+
+const fhirBaseUrl = (rules: RequestRules) =>
+  outboundUrl(rules).refine((value) => {
+    const url = URL.parse(value);
+    return url !== null && url.search === '' && url.hash === '';
+  }, 'must not have a query or fragment');
+
+const secretReference = z.strictObject({
+  secretId: z.string().min(1, 'must name a secret').max(512, 'must be at most 512 characters'),
+});
+
+const clientMetadata = z.unknown().superRefine((value, ctx) => {
+  const result = checkClientMetadata(value);
+  if (!result.ok) {
+    for (const issue of result.issues)
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  }
+});
+
+const common = (rules: RequestRules) => ({
+  tenantId: z
+    .string({ error: 'is required' })
+    .regex(
+      TENANT_ID_PATTERN,
+      'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    ),
+  fhirBaseUrl: fhirBaseUrl(rules),
+  registrationEndpoint: outboundUrl(rules).optional(),
+  clientMetadata,
+  reason: z.enum(REGISTRATION_REASONS).default('onboarding'),
+});
+
+/** What a producer accepts: the initial access token may come as a value, which is stored first. */
+export function registrationRequestSchema(rules: RequestRules) {
+  return z.strictObject({
+    ...common(rules),
+    initialAccessToken: z
+      .union([secretReference, z.strictObject({ value: z.string().min(1, 'must not be empty') })], {
+        error: 'must be {"secretId": "..."} or {"value": "..."}',
+      })
+      .optional(),
+  });
+}
+
+/** What is queued: never a secret, only references to the secret store. */
+export function registrationJobSchema(rules: RequestRules) {
+  return z.strictObject({
+    ...common(rules),
+    initialAccessToken: secretReference.optional(),
+    requestedAt: z.iso.datetime(),
+  });
+}
+
+export type RegistrationRequest = z.input<ReturnType<typeof registrationRequestSchema>>;
+export type ValidRegistrationRequest = z.output<ReturnType<typeof registrationRequestSchema>>;
+export type RegistrationJob = z.output<ReturnType<typeof registrationJobSchema>>;
+
+export interface RequestIssue {
+  path: string;
+  message: string;
+}
+
+/** zod issues as the API reports them: a dotted JSON path and a message. */
+export function requestIssues(error: z.ZodError): RequestIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(root)',
+    message: issue.message,
+  }));
+}

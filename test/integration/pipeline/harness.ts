@@ -1,0 +1,147 @@
+// One pipeline per test file: its own queue prefix and secret name prefix on the shared Redis and
+// moto, the real producer and worker wired from configuration, and helpers to wait for jobs and read
+// the event stream.
+
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { type Config, loadConfig } from '../../../src/config/index.js';
+import { eventStreamKey } from '../../../src/events/index.js';
+import {
+  createRedisConnection,
+  producerSettingsFromConfig,
+  REGISTRATION_QUEUE,
+  RegistrationProducer,
+} from '../../../src/queue/index.js';
+import { createSecretStore, type SecretStore } from '../../../src/secrets/index.js';
+import {
+  type RunningWorker,
+  startRegistrationWorker,
+  type WorkerOverrides,
+} from '../../../workers/registration-worker.js';
+
+export interface Pipeline {
+  config: Config;
+  queue: Queue;
+  producer: RegistrationProducer;
+  secretStore: SecretStore;
+  redis: Redis;
+  startWorker(overrides?: WorkerOverrides, env?: Record<string, string>): Promise<RunningWorker>;
+  waitForJob(jobId: string, timeoutMs?: number): Promise<FinishedJob>;
+  events(): Promise<Array<{ type: string; eventId: string; data: Record<string, unknown> }>>;
+  /** Every string value stored under this pipeline's Redis keys, for secret-hygiene scans. */
+  dumpRedis(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface FinishedJob {
+  state: 'completed' | 'failed';
+  attemptsMade: number;
+  failedReason?: string;
+  returnvalue: Record<string, unknown> | null;
+  data: Record<string, unknown>;
+}
+
+export function pipelineEnv(name: string, env: Record<string, string> = {}): Record<string, string> {
+  const prefix = `${inject('redisPrefix')}-${name}`;
+  return {
+    REDIS_URL: inject('redisUrl'),
+    QUEUE_PREFIX: prefix,
+    SECRETS_BACKEND: 'aws',
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: inject('awsEndpoint'),
+    AWS_REGION: 'us-east-1',
+    SECRET_NAME_PREFIX: `${prefix}/`,
+    ALLOW_INSECURE_LOCALHOST: 'true',
+    BACKOFF_BASE_MS: '50',
+    BACKOFF_MAX_MS: '400',
+    HTTP_TIMEOUT_MS: '3000',
+    WORKER_CONCURRENCY: '8',
+    ...env,
+  };
+}
+
+export async function startPipeline(name: string, env: Record<string, string> = {}): Promise<Pipeline> {
+  const config = loadConfig(pipelineEnv(name, env));
+  const redis = createRedisConnection(config.REDIS_URL, 'worker');
+  const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
+  const secretStore = createSecretStore(config);
+  const producer = new RegistrationProducer({ queue, secretStore, ...producerSettingsFromConfig(config) });
+  const workers: RunningWorker[] = [];
+
+  return {
+    config,
+    queue,
+    producer,
+    secretStore,
+    redis,
+    async startWorker(overrides = {}, workerEnv = {}) {
+      const worker = await startRegistrationWorker(
+        Object.keys(workerEnv).length > 0 ? loadConfig(pipelineEnv(name, { ...env, ...workerEnv })) : config,
+        { secretWriteRetryDelaysMs: [20, 20], ...overrides },
+      );
+      workers.push(worker);
+      return worker;
+    },
+    async waitForJob(jobId, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const state = await queue.getJobState(jobId);
+        // Read the job only once it is finished, so its return value is not a stale copy.
+        const job = state === 'completed' || state === 'failed' ? await queue.getJob(jobId) : undefined;
+        if (job && (state === 'completed' || state === 'failed')) {
+          return {
+            state,
+            attemptsMade: job.attemptsMade,
+            failedReason: job.failedReason,
+            returnvalue: job.returnvalue as Record<string, unknown> | null,
+            data: job.data as Record<string, unknown>,
+          };
+        }
+        if (Date.now() > deadline) throw new Error(`job ${jobId} still ${state} after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async events() {
+      const entries = await redis.xrange(eventStreamKey(config.QUEUE_PREFIX), '-', '+');
+      return entries.map(([, fields]) => {
+        const record: Record<string, string> = {};
+        for (let i = 0; i < fields.length; i += 2) record[fields[i] as string] = fields[i + 1] as string;
+        return {
+          type: record.type as string,
+          eventId: record.eventId as string,
+          data: JSON.parse(record.data as string),
+        };
+      });
+    },
+    async dumpRedis() {
+      const scanner = new Redis(config.REDIS_URL);
+      const parts: string[] = [];
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await scanner.scan(cursor, 'MATCH', `${config.QUEUE_PREFIX}*`, 'COUNT', 1000);
+          cursor = next;
+          for (const key of keys) {
+            const type = await scanner.type(key);
+            if (type === 'string') parts.push((await scanner.get(key)) ?? '');
+            else if (type === 'hash') parts.push(JSON.stringify(await scanner.hgetall(key)));
+            else if (type === 'list') parts.push(JSON.stringify(await scanner.lrange(key, 0, -1)));
+            else if (type === 'set') parts.push(JSON.stringify(await scanner.smembers(key)));
+            else if (type === 'zset') parts.push(JSON.stringify(await scanner.zrange(key, 0, -1)));
+            else if (type === 'stream') parts.push(JSON.stringify(await scanner.xrange(key, '-', '+')));
+            parts.push(key);
+          }
+        } while (cursor !== '0');
+      } finally {
+        scanner.disconnect();
+      }
+      return parts.join('\n');
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await queue.close();
+      await secretStore.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { registrationKey, registrationRequestSchema, requestIssues } from '../../../src/queue/index.js';
+
+const schema = registrationRequestSchema({ allowInsecureLocalhost: false });
+const valid = {
+  tenantId: 'acme-health',
+  fhirBaseUrl: 'https://ehr.example/fhir/r4',
+  clientMetadata: { redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none' },
+};
+
+function issuesOf(input: unknown) {
+  const result = schema.safeParse(input);
+  expect(result.success).toBe(false);
+  return result.success ? [] : requestIssues(result.error);
+}
+
+describe('queue/registrationRequestSchema', () => {
+  it('accepts a valid request and defaults the reason to onboarding', () => {
+    const parsed = schema.parse(valid);
+    expect(parsed.reason).toBe('onboarding');
+  });
+
+  it('names each bad field by its JSON path', () => {
+    const issues = issuesOf({
+      ...valid,
+      tenantId: '-bad',
+      fhirBaseUrl: 'http://ehr.example/fhir',
+      clientMetadata: { grant_types: ['authorization_code'], jwks_uri: 'https://x', jwks: { keys: [] } },
+    });
+    const paths = issues.map((i) => i.path);
+    expect(paths).toContain('tenantId');
+    expect(paths).toContain('fhirBaseUrl');
+    expect(paths).toContain('clientMetadata.redirect_uris');
+    expect(paths).toContain('clientMetadata.jwks');
+  });
+
+  it('refuses unknown fields, so a typo is not silently ignored', () => {
+    expect(
+      issuesOf({ ...valid, tenantID: 'x' })
+        .map((i) => i.message)
+        .join(),
+    ).toMatch(/tenantID/);
+  });
+
+  it('accepts an initial access token by reference or by value, nothing else', () => {
+    expect(schema.safeParse({ ...valid, initialAccessToken: { secretId: 'dcr/iat' } }).success).toBe(true);
+    expect(schema.safeParse({ ...valid, initialAccessToken: { value: 'abc' } }).success).toBe(true);
+    expect(issuesOf({ ...valid, initialAccessToken: { token: 'abc' } })[0]?.path).toBe('initialAccessToken');
+  });
+
+  it('refuses a FHIR base URL with a query, and plain http unless loopback is allowed', () => {
+    expect(issuesOf({ ...valid, fhirBaseUrl: 'https://ehr.example/fhir?x=1' })[0]?.path).toBe('fhirBaseUrl');
+    const local = { ...valid, fhirBaseUrl: 'http://127.0.0.1:8080/fhir' };
+    expect(schema.safeParse(local).success).toBe(false);
+    expect(registrationRequestSchema({ allowInsecureLocalhost: true }).safeParse(local).success).toBe(true);
+  });
+});
+
+describe('queue/registrationKey', () => {
+  it('is the same for spellings of one server and has no colon', () => {
+    const a = registrationKey('t1', 'https://EHR.example/fhir/');
+    expect(a).toBe(registrationKey('t1', 'https://ehr.example/fhir'));
+    expect(a).not.toContain(':');
+    expect(a).not.toBe(registrationKey('t2', 'https://ehr.example/fhir'));
+  });
+});
