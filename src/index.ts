@@ -1,8 +1,11 @@
-// The library surface of dcr-provisioner: what an application may import to discover SMART servers and
-// register clients without the queue, the secret store or the HTTP API.
+// The library surface of dcr-provisioner: discover SMART servers and register clients directly, or
+// enqueue registrations and consume their completion events.
 export * from './config/index.js';
 export * from './dcr/index.js';
 export * from './events/index.js';
 export * from './failures/index.js';
 export * from './http/index.js';
+export * from './provisioning/index.js';
+export * from './queue/index.js';
+export * from './secrets/index.js';
 export * from './smart/index.js';

@@ -76,7 +76,14 @@ export async function startRegistrationWorker(
 }
 
 async function main(): Promise<void> {
-  const running = await startRegistrationWorker(loadConfig());
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const running = await startRegistrationWorker(config);
   const stop = async () => {
     await running.close();
     process.exit(0);
