@@ -7,5 +7,6 @@ export * from './failures/index.js';
 export * from './http/index.js';
 export * from './provisioning/index.js';
 export * from './queue/index.js';
+export * from './registry/index.js';
 export * from './secrets/index.js';
 export * from './smart/index.js';

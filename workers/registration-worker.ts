@@ -11,6 +11,7 @@ import { eventStreamKey, RedisStreamEventPublisher } from '../src/events/index.j
 import { createHttpClient, httpClientOptionsFromConfig } from '../src/http/index.js';
 import type { RegistrationDeps } from '../src/provisioning/index.js';
 import { createRedisConnection, REGISTRATION_QUEUE, retryAfterOf, retryDelayMs } from '../src/queue/index.js';
+import { RegistrationRegistry } from '../src/registry/index.js';
 import { createSecretStore, type SecretStore } from '../src/secrets/index.js';
 
 export interface RunningWorker {
@@ -45,6 +46,7 @@ export async function startRegistrationWorker(
       prefix: config.QUEUE_PREFIX,
       ttlSeconds: config.DISCOVERY_CACHE_TTL_S,
     }),
+    registry: new RegistrationRegistry({ redis: connection, prefix: config.QUEUE_PREFIX }),
     secretNamePrefix: config.SECRET_NAME_PREFIX,
     rules: { allowInsecureLocalhost: config.ALLOW_INSECURE_LOCALHOST },
     ...(overrides.secretWriteRetryDelaysMs

@@ -7,11 +7,13 @@ import { deleteClient, type RegisteredClient, registerClient } from '../dcr/inde
 import type { EventPublisher } from '../events/index.js';
 import { classify, ProvisioningError } from '../failures/index.js';
 import type { HttpClient } from '../http/index.js';
+import { registrationKey } from '../queue/registration-key.js';
 import {
   type RegistrationJob,
   type RequestRules,
   registrationJobSchema,
 } from '../queue/registration-request.js';
+import type { RegistrationRegistry } from '../registry/index.js';
 import { clientRequestToken, registrationSecretName, type SecretStore } from '../secrets/index.js';
 import type { DiscoveryCache, SmartConfiguration } from '../smart/index.js';
 import type { Checkpoint, CheckpointStore, StoredRegistration } from './checkpoint.js';
@@ -23,6 +25,8 @@ export interface RegistrationDeps {
   secretStore: SecretStore;
   events: EventPublisher;
   discoveryCache?: DiscoveryCache;
+  /** The non-secret index status and rotation read; optional for library use. */
+  registry?: RegistrationRegistry;
   /** SECRET_NAME_PREFIX. */
   secretNamePrefix: string;
   rules: RequestRules;
@@ -94,6 +98,11 @@ async function provision(
   if (!state.stored && state.intent) state = await resumeAfterLostAnswer(state, secretId, context, deps);
   if (!state.stored) state = await registerAndStore(job, secretId, state, context, deps);
   const stored = state.stored as StoredRegistration;
+  await deps.registry?.recordStored(registrationKey(job.tenantId, job.fhirBaseUrl), {
+    tenantId: job.tenantId,
+    fhirBaseUrl: job.fhirBaseUrl,
+    ...stored,
+  });
 
   if (!state.eventId) {
     const { eventId } = await deps.events.publish(

@@ -21,3 +21,11 @@ export {
   TENANT_ID_PATTERN,
   type ValidRegistrationRequest,
 } from './registration-request.js';
+export {
+  REGISTRATION_STATES,
+  type RegistrationState,
+  type RegistrationStatus,
+  registrationStatus,
+  type StatusSources,
+  tenantStatuses,
+} from './registration-status.js';

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Config } from '../config/index.js';
+import type { RegistrationRegistry } from '../registry/index.js';
 import { initialAccessTokenSecretName, type SecretStore } from '../secrets/index.js';
 import { normalizeFhirBaseUrl } from '../smart/index.js';
 import { JOB_NAMES } from './names.js';
@@ -26,6 +27,8 @@ export type EnqueueResult =
 export interface ProducerOptions extends RequestRules {
   queue: Queue;
   secretStore: SecretStore;
+  /** Records the latest job per tenant and server, for status queries. */
+  registry?: RegistrationRegistry;
   /** SECRET_NAME_PREFIX, for initial access tokens given by value. */
   secretNamePrefix: string;
   /** JOB_ATTEMPTS: tries per job, the first included. */
@@ -82,12 +85,20 @@ export class RegistrationProducer {
         opts: this.#jobOptions(jobId, key),
       })),
     );
-    prepared.forEach(({ index, jobId }, i) => {
+    const recorded: Promise<void>[] = [];
+    prepared.forEach(({ index, jobId, key, payload }, i) => {
       const actualId = jobs[i]?.id ?? jobId;
       // A deduplicated add answers with the id of the job already waiting or active.
-      results[index] =
-        actualId === jobId ? { status: 'queued', jobId } : { status: 'already_queued', jobId: actualId };
+      if (actualId !== jobId) {
+        results[index] = { status: 'already_queued', jobId: actualId };
+        return;
+      }
+      results[index] = { status: 'queued', jobId };
+      const { tenantId, fhirBaseUrl } = payload;
+      if (this.#options.registry)
+        recorded.push(this.#options.registry.recordEnqueued(key, { tenantId, fhirBaseUrl, jobId }));
     });
+    await Promise.all(recorded);
     return results;
   }
 
@@ -143,7 +154,7 @@ export function producerSettingsFromConfig(
     | 'FAILED_JOBS_MAX_AGE_S'
     | 'FAILED_JOBS_MAX_COUNT'
   >,
-): Omit<ProducerOptions, 'queue' | 'secretStore'> {
+): Omit<ProducerOptions, 'queue' | 'secretStore' | 'registry'> {
   return {
     allowInsecureLocalhost: config.ALLOW_INSECURE_LOCALHOST,
     secretNamePrefix: config.SECRET_NAME_PREFIX,

@@ -13,6 +13,7 @@ import {
   REGISTRATION_QUEUE,
   RegistrationProducer,
 } from '../../../src/queue/index.js';
+import { RegistrationRegistry } from '../../../src/registry/index.js';
 import { createSecretStore, type SecretStore } from '../../../src/secrets/index.js';
 import {
   type RunningWorker,
@@ -23,6 +24,7 @@ import {
 export interface Pipeline {
   config: Config;
   queue: Queue;
+  registry: RegistrationRegistry;
   producer: RegistrationProducer;
   secretStore: SecretStore;
   redis: Redis;
@@ -65,12 +67,19 @@ export async function startPipeline(name: string, env: Record<string, string> = 
   const redis = createRedisConnection(config.REDIS_URL, 'worker');
   const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
   const secretStore = createSecretStore(config);
-  const producer = new RegistrationProducer({ queue, secretStore, ...producerSettingsFromConfig(config) });
+  const registry = new RegistrationRegistry({ redis, prefix: config.QUEUE_PREFIX });
+  const producer = new RegistrationProducer({
+    queue,
+    secretStore,
+    registry,
+    ...producerSettingsFromConfig(config),
+  });
   const workers: RunningWorker[] = [];
 
   return {
     config,
     queue,
+    registry,
     producer,
     secretStore,
     redis,
