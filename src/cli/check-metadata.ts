@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { checkClientMetadata } from '../dcr/index.js';
-import { ProvisioningError } from '../failures/index.js';
+import { CommandFailed, UsageError } from './cli-errors.js';
 
 export function checkMetadataCommand(): Command {
   return new Command('check-metadata')
@@ -16,7 +16,7 @@ export function checkMetadataCommand(): Command {
         input = JSON.parse(await readFile(file, 'utf8'));
       } catch (err) {
         const reason = err instanceof SyntaxError ? 'is not valid JSON' : 'cannot be read';
-        throw new ProvisioningError('invalid_job', `${file} ${reason}`);
+        throw new UsageError(`${file} ${reason}`);
       }
       const result = checkClientMetadata(input);
       if (result.ok) {
@@ -26,6 +26,7 @@ export function checkMetadataCommand(): Command {
       for (const issue of result.issues) {
         process.stdout.write(`${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}\n`);
       }
-      throw new ProvisioningError('invalid_job', `${result.issues.length} problem(s) in ${file}`);
+      process.stderr.write(`${result.issues.length} problem(s) in ${file}\n`);
+      throw new CommandFailed();
     });
 }

@@ -7,7 +7,10 @@ import { ConfigError } from '../config/index.js';
 import { isProvisioningError } from '../failures/index.js';
 import { productVersion } from '../version.js';
 import { checkMetadataCommand } from './check-metadata.js';
+import { CommandFailed, UsageError } from './cli-errors.js';
 import { discoverCommand } from './discover.js';
+import { enqueueCommand } from './enqueue.js';
+import { statusCommand } from './status.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -19,6 +22,10 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   program.addCommand(discoverCommand());
   program.addCommand(checkMetadataCommand());
+  program.addCommand(enqueueCommand());
+  program.addCommand(statusCommand());
+  // Usage errors must reach reportError (exit 2) from subcommands too, not end the process with 1.
+  for (const command of program.commands) command.exitOverride().showHelpAfterError();
   return program;
 }
 
@@ -27,6 +34,11 @@ export function reportError(err: unknown): number {
   if (err instanceof CommanderError) {
     // Help and version are "errors" to commander; they already printed what they had to.
     return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (err instanceof CommandFailed) return EXIT.failure;
+  if (err instanceof UsageError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    return EXIT.usage;
   }
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);

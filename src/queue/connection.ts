@@ -21,11 +21,14 @@ export function createRedisConnection(
 }
 
 /** Resolves once the connection is ready, so a fail-fast producer does not reject its first command. */
-export async function connected(redis: Redis): Promise<Redis> {
+export async function connected(redis: Redis, timeoutMs = 5000): Promise<Redis> {
   if (redis.status === 'ready') return redis;
   await new Promise<void>((resolve, reject) => {
-    redis.once('ready', resolve);
-    redis.once('end', () => reject(new Error('Redis connection closed before it was ready')));
+    const timer = setTimeout(() => reject(new Error(`Redis not ready after ${timeoutMs} ms`)), timeoutMs);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
   return redis;
 }

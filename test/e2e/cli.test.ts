@@ -1,20 +1,28 @@
-// The command as a user runs it: a separate process, its output and its exit code.
+// The command as a user runs it: the built binary in its own process, its output and exit code.
 
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type SmartServer, startSmartServer } from '../fixtures/smart-server.js';
 
 const run = promisify(execFile);
-const main = path.resolve(import.meta.dirname, '../../src/cli/main.ts');
+const root = path.resolve(import.meta.dirname, '../..');
+const binary = path.join(root, 'dist/src/cli/main.js');
+const work = mkdtempSync(path.join(tmpdir(), 'dcr-cli-'));
+const baseEnv = {
+  REDIS_URL: inject('redisUrl'),
+  QUEUE_PREFIX: `${inject('redisPrefix')}-cli`,
+  SECRETS_FILE_DIR: path.join(work, 'secrets'),
+  ALLOW_INSECURE_LOCALHOST: 'true',
+};
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', main, ...args], {
-      env: { ...process.env, ...env },
+    const { stdout, stderr } = await run(process.execPath, [binary, ...args], {
+      env: { ...process.env, ...baseEnv, ...env },
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -23,33 +31,43 @@ async function cli(args: string[], env: Record<string, string> = {}) {
   }
 }
 
+function file(name: string, content: string): string {
+  const target = path.join(work, name);
+  writeFileSync(target, content);
+  return target;
+}
+
+const metadata = { redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none' };
+
 let smart: SmartServer;
 beforeAll(async () => {
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
   smart = await startSmartServer();
-});
+}, 120_000);
 afterAll(() => smart.close());
 
 describe('cli', () => {
-  it('exits 2 with the help on an unknown command', async () => {
-    const result = await cli(['frobnicate']);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain("unknown command 'frobnicate'");
+  it('prints help for every command and exits 0', async () => {
+    for (const command of [[], ['enqueue'], ['status'], ['discover'], ['check-metadata']]) {
+      const result = await cli([...command, '--help']);
+      expect(result.code, command.join(' ')).toBe(0);
+      expect(result.stdout).toContain('Usage: dcr-provisioner');
+    }
   });
 
-  it('discover prints what the server advertises', async () => {
-    const result = await cli(['discover', smart.fhirBaseUrl], { ALLOW_INSECURE_LOCALHOST: 'true' });
-    expect(result.code).toBe(0);
-    const printed = JSON.parse(result.stdout);
-    expect(printed).toMatchObject({
-      registrationEndpoint: smart.registrationEndpoint,
-      dynamicRegistration: true,
+  it('exits 2 on an unknown command or a bad flag', async () => {
+    expect(await cli(['frobnicate'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("unknown command 'frobnicate'"),
     });
-  });
-
-  it('discover refuses plain http unless ALLOW_INSECURE_LOCALHOST is set, exiting 1 with the code', async () => {
-    const result = await cli(['discover', smart.fhirBaseUrl], { ALLOW_INSECURE_LOCALHOST: 'false' });
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^error: insecure_endpoint: /);
+    expect(await cli(['enqueue', '--tenant'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--tenant'),
+    });
+    expect(await cli(['enqueue', '--fhir-base-url', smart.fhirBaseUrl])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--tenant'),
+    });
   });
 
   it('exits 2 naming the variable when the configuration is invalid', async () => {
@@ -58,21 +76,111 @@ describe('cli', () => {
     expect(result.stderr).toContain('HTTP_TIMEOUT_MS must be a whole number');
   });
 
+  it('discover prints what the server advertises; plain http needs ALLOW_INSECURE_LOCALHOST', async () => {
+    const result = await cli(['discover', smart.fhirBaseUrl]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      registrationEndpoint: smart.registrationEndpoint,
+      dynamicRegistration: true,
+    });
+    const refused = await cli(['discover', smart.fhirBaseUrl], { ALLOW_INSECURE_LOCALHOST: 'false' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: insecure_endpoint: /);
+  });
+
   it('check-metadata lists every problem with its path and exits 1', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'dcr-cli-'));
-    const file = path.join(dir, 'metadata.json');
-    writeFileSync(
-      file,
+    const bad = file(
+      'bad.json',
       JSON.stringify({ grant_types: ['authorization_code'], jwks: { keys: [] }, jwks_uri: 'https://x' }),
     );
-    const result = await cli(['check-metadata', file]);
+    const result = await cli(['check-metadata', bad]);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('redirect_uris:');
     expect(result.stdout).toContain('jwks:');
-    writeFileSync(file, JSON.stringify({ redirect_uris: ['https://app.example/cb'] }));
-    expect(await cli(['check-metadata', file])).toMatchObject({
+    expect(await cli(['check-metadata', file('good.json', JSON.stringify(metadata))])).toMatchObject({
       code: 0,
-      stdout: expect.stringContaining('valid'),
+    });
+  });
+
+  it('enqueue prints the job id, and the same id for a duplicate while it waits', async () => {
+    const args = [
+      'enqueue',
+      '--tenant',
+      'cli-one',
+      '--fhir-base-url',
+      smart.fhirBaseUrl,
+      '--metadata',
+      file('m.json', JSON.stringify(metadata)),
+    ];
+    const first = await cli(args);
+    expect(first.code).toBe(0);
+    const jobId = first.stdout.trim();
+    expect(jobId).toMatch(/^cli-one\./);
+    const second = await cli(args);
+    expect(second).toMatchObject({
+      code: 0,
+      stdout: `${jobId}\n`,
+      stderr: expect.stringContaining('already queued'),
+    });
+  });
+
+  it('enqueue names the bad field and exits 1', async () => {
+    const result = await cli([
+      'enqueue',
+      '--tenant',
+      'cli-bad',
+      '--fhir-base-url',
+      'ftp://x',
+      '--metadata',
+      file('e.json', '{}'),
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('error: fhirBaseUrl:');
+    expect(result.stderr).toContain('error: clientMetadata.redirect_uris:');
+  });
+
+  it('enqueue --file queues the good lines and reports the rejected ones by line number', async () => {
+    const request = (tenantId: string) =>
+      JSON.stringify({ tenantId, fhirBaseUrl: smart.fhirBaseUrl, clientMetadata: metadata });
+    const ndjson = file(
+      'tenants.ndjson',
+      [
+        request('bulk-1'),
+        '{not json',
+        request('bulk-2'),
+        '',
+        JSON.stringify({ tenantId: 'bulk-3' }),
+        request('bulk-4'),
+      ].join('\n'),
+    );
+    const result = await cli(['enqueue', '--file', ndjson]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('queued 3, already queued 0, rejected 2 (of 5 lines)');
+    expect(result.stderr).toContain('line 2: (line): is not valid JSON');
+    expect(result.stderr).toMatch(/line 5: fhirBaseUrl: /);
+  });
+
+  it('status shows the state of a queued registration, and exits 1 for an unknown tenant', async () => {
+    await cli([
+      'enqueue',
+      '--tenant',
+      'cli-status',
+      '--fhir-base-url',
+      smart.fhirBaseUrl,
+      '--metadata',
+      file('s.json', JSON.stringify(metadata)),
+    ]);
+    const result = await cli(['status', 'cli-status']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/state\s+queued/);
+    expect(result.stdout).toMatch(/attempts\s+0/);
+    const json = await cli(['status', 'cli-status', '--fhir-base-url', smart.fhirBaseUrl, '--json']);
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({ tenantId: 'cli-status', state: 'queued' }),
+    ]);
+    expect(await cli(['status', 'nobody'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('no registration for tenant nobody'),
     });
   });
 });
