@@ -1,0 +1,2 @@
+// Public surface of the sandbox SMART server.
+export * from './smart-server.js';
