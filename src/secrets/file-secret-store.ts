@@ -200,6 +200,11 @@ export class FileSecretStore implements SecretStore {
     await Promise.all(this.#queues.values());
   }
 
+  /** The directory holding a secret's versions, so people can find it (the demo prints it). */
+  locate(name: string): string {
+    return this.#directory(name);
+  }
+
   #directory(name: string): string {
     return join(this.#root, createHash('sha256').update(name).digest('hex'));
   }

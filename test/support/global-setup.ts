@@ -5,9 +5,9 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
+import { ensureLocalRedis, freePort } from '../../src/demo/local-redis.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,37 +19,8 @@ declare module 'vitest' {
 }
 
 const children: ChildProcess[] = [];
+const stops: Array<() => Promise<void>> = [];
 let cleanup: (() => Promise<void>) | undefined;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -70,22 +41,9 @@ function start(command: string, args: string[], installHint: string): ChildProce
 }
 
 async function provisionRedis(): Promise<string> {
-  const configured = process.env.REDIS_URL;
-  if (configured) {
-    if (!(await redisAnswers(configured))) throw new Error(`REDIS_URL=${configured} does not answer PING`);
-    return configured;
-  }
-  const local = 'redis://127.0.0.1:6379';
-  if (await redisAnswers(local)) return local;
-  const port = await freePort();
-  start(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    'apt-get install redis-server',
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  await waitFor(() => redisAnswers(url), 'redis-server');
-  return url;
+  const redis = await ensureLocalRedis(process.env.REDIS_URL);
+  stops.push(redis.stop);
+  return redis.url;
 }
 
 async function motoAnswers(endpoint: string): Promise<boolean> {
@@ -140,5 +98,6 @@ export async function teardown(): Promise<void> {
     await cleanup?.();
   } finally {
     for (const child of children) child.kill('SIGTERM');
+    await Promise.all(stops.map((stop) => stop()));
   }
 }
