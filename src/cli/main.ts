@@ -10,6 +10,7 @@ import { checkMetadataCommand } from './check-metadata.js';
 import { CommandFailed, UsageError } from './cli-errors.js';
 import { discoverCommand } from './discover.js';
 import { enqueueCommand } from './enqueue.js';
+import { sandboxCommand } from './sandbox.js';
 import { statusCommand } from './status.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   program.addCommand(checkMetadataCommand());
   program.addCommand(enqueueCommand());
   program.addCommand(statusCommand());
+  program.addCommand(sandboxCommand());
   // Usage errors must reach reportError (exit 2) from subcommands too, not end the process with 1.
   for (const command of program.commands) command.exitOverride().showHelpAfterError();
   return program;
