@@ -6,6 +6,17 @@ export {
   type StoredRegistration,
 } from './checkpoint.js';
 export {
+  guardObserver,
+  JOB_OUTCOMES,
+  type JobFinished,
+  type JobOutcome,
+  NOOP_OBSERVER,
+  PHASE_OUTCOMES,
+  type PhaseDurations,
+  type PhaseOutcome,
+  type ProvisioningObserver,
+} from './observer.js';
+export {
   type JobContext,
   type RegistrationDeps,
   type RegistrationOutcome,

@@ -1,11 +1,13 @@
 // The use case: one registration job from payload to completion event (DESIGN.md "What one
 // registration does"). It does not know which queue or process called it; the job adapter hands it a
 // checkpoint store and the attempt counters, and turns its ProvisioningError into the queue's terms.
+// What it measures goes to a ProvisioningObserver, so it knows nothing of metrics or log formats.
 
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { deleteClient, type RegisteredClient, registerClient } from '../dcr/index.js';
 import type { EventPublisher } from '../events/index.js';
-import { classify, ProvisioningError } from '../failures/index.js';
+import { classify, isProvisioningError, ProvisioningError } from '../failures/index.js';
 import type { HttpClient } from '../http/index.js';
 import { registrationKey } from '../queue/registration-key.js';
 import {
@@ -18,6 +20,8 @@ import { clientRequestToken, registrationSecretName, type SecretStore } from '..
 import type { DiscoveryCache, SmartConfiguration } from '../smart/index.js';
 import type { Checkpoint, CheckpointStore, StoredRegistration } from './checkpoint.js';
 import { resolveInitialAccessToken } from './initial-access-token.js';
+import { guardObserver, type JobFinished, NOOP_OBSERVER, type ProvisioningObserver } from './observer.js';
+import { elapsedMs, PhaseRecorder, timedDiscoveryCache, timedRegistrationHttp } from './phase-timing.js';
 import { secretValue, storedFacts } from './secret-value.js';
 
 export interface RegistrationDeps {
@@ -34,6 +38,8 @@ export interface RegistrationDeps {
   secretWriteRetryDelaysMs?: readonly number[];
   now?: () => Date;
   log?: Pick<Console, 'warn'> | { warn(obj: object, msg?: string): void };
+  /** Receives phase latencies and one report per attempt's outcome. @defaultValue NOOP_OBSERVER */
+  observer?: ProvisioningObserver;
 }
 
 export interface JobContext {
@@ -68,6 +74,50 @@ export async function runRegistration(
   context: JobContext,
   deps: RegistrationDeps,
 ): Promise<RegistrationOutcome> {
+  const started = performance.now();
+  const observer = guardObserver(deps.observer ?? NOOP_OBSERVER, (err) =>
+    deps.log?.warn(
+      { jobId: context.jobId },
+      `provisioning observer failed: ${err instanceof Error ? err.message : String(err)}`,
+    ),
+  );
+  const phases = new PhaseRecorder(observer);
+  // Read from the raw payload, so that even a job failing validation is reported with what it names.
+  const { tenantId, fhirBaseUrl } = partialJob(data);
+  const serverHost = serverHostOf(fhirBaseUrl);
+  const report = (fields: Pick<JobFinished, 'outcome' | 'code' | 'message' | 'clientId'>) =>
+    observer.jobFinished({
+      jobId: context.jobId,
+      attempt: context.attempt,
+      maxAttempts: context.maxAttempts,
+      ...(tenantId !== undefined ? { tenantId } : {}),
+      ...(serverHost !== undefined ? { serverHost } : {}),
+      durationMs: elapsedMs(started),
+      phases: { ...phases.durations },
+      ...fields,
+    });
+
+  try {
+    const outcome = await validateAndProvision(data, context, deps, phases);
+    report({ outcome: 'completed', clientId: outcome.clientId });
+    return outcome;
+  } catch (err) {
+    const failure = classify(err, 'registration');
+    // The job adapter hands anything but a ProvisioningError to the queue as is, and the queue retries it.
+    const final = isProvisioningError(err)
+      ? isFinalAttempt(err, context)
+      : context.attempt >= context.maxAttempts;
+    report({ outcome: final ? 'failed' : 'retry', code: failure.code, message: failure.message });
+    throw err;
+  }
+}
+
+async function validateAndProvision(
+  data: unknown,
+  context: JobContext,
+  deps: RegistrationDeps,
+  phases: PhaseRecorder,
+): Promise<RegistrationOutcome> {
   const parsed = registrationJobSchema(deps.rules).safeParse(data);
   if (!parsed.success) {
     // Published with what can be read of the payload, so a consumer still learns about it.
@@ -77,26 +127,32 @@ export async function runRegistration(
   }
   const job = parsed.data;
   try {
-    return await provision(job, context, deps);
+    return await provision(job, context, deps, phases);
   } catch (err) {
     const failure = classify(err, 'registration');
-    const final = !failure.retryable || context.attempt >= context.maxAttempts;
-    if (final) await publishFailure(failure, job, context, context.checkpoint.load(), deps);
+    if (isFinalAttempt(failure, context))
+      await publishFailure(failure, job, context, context.checkpoint.load(), deps);
     throw failure;
   }
+}
+
+/** Whether the queue stops after this failure: a permanent code, or the last attempt. */
+function isFinalAttempt(failure: ProvisioningError, context: JobContext): boolean {
+  return !failure.retryable || context.attempt >= context.maxAttempts;
 }
 
 async function provision(
   job: RegistrationJob,
   context: JobContext,
   deps: RegistrationDeps,
+  phases: PhaseRecorder,
 ): Promise<RegistrationOutcome> {
   const { checkpoint } = context;
   const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
   let state = checkpoint.load();
 
   if (!state.stored && state.intent) state = await resumeAfterLostAnswer(state, secretId, context, deps);
-  if (!state.stored) state = await registerAndStore(job, secretId, state, context, deps);
+  if (!state.stored) state = await registerAndStore(job, secretId, state, context, deps, phases);
   const stored = state.stored as StoredRegistration;
   await deps.registry?.recordStored(registrationKey(job.tenantId, job.fhirBaseUrl), {
     tenantId: job.tenantId,
@@ -174,6 +230,7 @@ async function registerAndStore(
   state: Checkpoint,
   context: JobContext,
   deps: RegistrationDeps,
+  phases: PhaseRecorder,
 ): Promise<Checkpoint> {
   const initialAccessToken = job.initialAccessToken
     ? await resolveInitialAccessToken(deps.secretStore, job.initialAccessToken.secretId)
@@ -189,10 +246,10 @@ async function registerAndStore(
     ({ client, configuration } = await registerClient({
       fhirBaseUrl: job.fhirBaseUrl,
       metadata: job.clientMetadata,
-      http: deps.http,
+      http: timedRegistrationHttp(deps.http, phases),
       ...(job.registrationEndpoint ? { registrationEndpoint: job.registrationEndpoint } : {}),
       ...(initialAccessToken ? { initialAccessToken } : {}),
-      ...(deps.discoveryCache ? { cache: deps.discoveryCache } : {}),
+      cache: timedDiscoveryCache(deps.discoveryCache, phases),
       ...(context.signal ? { signal: context.signal } : {}),
     }));
   } catch (err) {
@@ -213,7 +270,7 @@ async function registerAndStore(
   );
   let secretVersionId: string;
   try {
-    secretVersionId = await writeWithRetries(deps, {
+    secretVersionId = await writeWithRetries(deps, phases, {
       name: secretId,
       value,
       clientRequestToken: versionToken(context.jobId, intent.id),
@@ -241,13 +298,18 @@ async function registerAndStore(
 
 async function writeWithRetries(
   deps: RegistrationDeps,
+  phases: PhaseRecorder,
   write: Parameters<SecretStore['write']>[0],
 ): Promise<string> {
   const delays = deps.secretWriteRetryDelaysMs ?? DEFAULT_SECRET_WRITE_RETRY_DELAYS_MS;
   for (let attempt = 0; ; attempt++) {
+    const started = performance.now();
     try {
-      return (await deps.secretStore.write(write)).versionId;
+      const { versionId } = await deps.secretStore.write(write);
+      phases.secretWrite(elapsedMs(started), 'success');
+      return versionId;
     } catch (err) {
+      phases.secretWrite(elapsedMs(started), 'failure');
       const failure = classify(err, 'registration');
       const delay = delays[attempt];
       if (!failure.retryable || delay === undefined) throw failure;
@@ -335,6 +397,16 @@ function withoutIntent(state: Checkpoint): Checkpoint {
 /** The secret version id of the write that follows a given POST: a retried write is then a no-op. */
 function versionToken(jobId: string, intentId: string): string {
   return clientRequestToken(jobId, intentId);
+}
+
+/** Host and port only: a URL's user info may hold a password, and its path and query belong to the tenant. */
+function serverHostOf(fhirBaseUrl: string | undefined): string | undefined {
+  if (fhirBaseUrl === undefined) return undefined;
+  try {
+    return new URL(fhirBaseUrl).host || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function partialJob(data: unknown): Partial<RegistrationJob> {

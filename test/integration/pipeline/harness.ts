@@ -1,12 +1,13 @@
 // One pipeline per test file: its own queue prefix and secret name prefix on the shared Redis and
 // moto, the real producer and worker wired from configuration, and helpers to wait for jobs and read
-// the event stream.
+// the event stream and the workers' log lines (captured, so test output stays quiet).
 
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../../src/config/index.js';
 import { eventStreamKey } from '../../../src/events/index.js';
+import { createLogger } from '../../../src/observability/index.js';
 import {
   createRedisConnection,
   producerSettingsFromConfig,
@@ -31,6 +32,8 @@ export interface Pipeline {
   startWorker(overrides?: WorkerOverrides, env?: Record<string, string>): Promise<RunningWorker>;
   waitForJob(jobId: string, timeoutMs?: number): Promise<FinishedJob>;
   events(): Promise<Array<{ type: string; eventId: string; data: Record<string, unknown> }>>;
+  /** The JSON lines written by workers started without their own `logger`, in order. */
+  logLines(): string[];
   /** Every string value stored under this pipeline's Redis keys, for secret-hygiene scans. */
   dumpRedis(): Promise<string>;
   close(): Promise<void>;
@@ -75,6 +78,8 @@ export async function startPipeline(name: string, env: Record<string, string> = 
     ...producerSettingsFromConfig(config),
   });
   const workers: RunningWorker[] = [];
+  const logLines: string[] = [];
+  const logger = createLogger({ level: 'debug', destination: { write: (line) => logLines.push(line) } });
 
   return {
     config,
@@ -86,7 +91,7 @@ export async function startPipeline(name: string, env: Record<string, string> = 
     async startWorker(overrides = {}, workerEnv = {}) {
       const worker = await startRegistrationWorker(
         Object.keys(workerEnv).length > 0 ? loadConfig(pipelineEnv(name, { ...env, ...workerEnv })) : config,
-        { secretWriteRetryDelaysMs: [20, 20], ...overrides },
+        { secretWriteRetryDelaysMs: [20, 20], logger, ...overrides },
       );
       workers.push(worker);
       return worker;
@@ -122,6 +127,7 @@ export async function startPipeline(name: string, env: Record<string, string> = 
         };
       });
     },
+    logLines: () => [...logLines],
     async dumpRedis() {
       const scanner = new Redis(config.REDIS_URL);
       const parts: string[] = [];

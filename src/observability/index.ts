@@ -1,0 +1,29 @@
+// Public surface of observability: the logger, the Prometheus series and the adapters that feed them.
+export { instrumentSecretStore } from './instrumented-secret-store.js';
+export {
+  type CreateLoggerOptions,
+  createLogger,
+  type Logger,
+  type LogLevel,
+  type LogMethod,
+} from './logger.js';
+export {
+  type CreateMetricsOptions,
+  createMetrics,
+  type JobCountsSource,
+  type Metrics,
+  QUEUE_STATES,
+  type QueueState,
+  SECRET_STORE_OPERATIONS,
+  SECRET_STORE_SUCCESS,
+  SECRET_STORE_UNEXPECTED,
+  type SecretStoreOperation,
+  SUCCESS_CODE,
+} from './metrics.js';
+export { createPrettyStream, type PrettyStreamOptions } from './pretty-stream.js';
+export {
+  createProvisioningObserver,
+  OUTCOME_MESSAGES,
+  type ProvisioningObserverOptions,
+} from './provisioning-observer.js';
+export { REDACT_PATHS, REDACTED } from './redaction.js';
