@@ -65,6 +65,7 @@ export const configSchema = z
     HTTP_HOST: z.string().trim().min(1).default('127.0.0.1'),
     HTTP_PORT: integer(0, 65535, 3000),
     API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    BOARD_READ_ONLY: boolean(false),
     WORKER_CONCURRENCY: integer(1, 1000, 16),
     JOB_ATTEMPTS: integer(1, 100, 8),
     BACKOFF_BASE_MS: integer(1, 3_600_000, 2000),

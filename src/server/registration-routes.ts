@@ -1,0 +1,112 @@
+// The producer API of DESIGN.md "HTTP API": enqueue one registration, enqueue many, ask for status.
+// Routes only adapt HTTP to the producer and the status query; validation is the producer's (the same
+// schema the CLI and the worker use), so a 400 here lists exactly what the worker would refuse.
+
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import {
+  type RegistrationProducer,
+  registrationRequestSchema,
+  registrationStatus,
+  requestIssues,
+  type StatusSources,
+  tenantStatuses,
+} from '../queue/index.js';
+import { fromDependency } from './error-replies.js';
+
+/** Requests per bulk call; larger batches are refused whole, so a client learns to split them. */
+export const BULK_MAX_REQUESTS = 1000;
+/** Body limits: a request with inline JWKS and a software statement fits comfortably in 1 MiB. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+export const BULK_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+
+export interface RegistrationRouteOptions {
+  producer: Pick<RegistrationProducer, 'enqueue' | 'enqueueMany'>;
+  status: StatusSources;
+  /** Deadline of one request's calls to Redis and the secret store. */
+  dependencyTimeoutMs: number;
+  /**
+   * The same for a bulk request, which may store up to 1,000 initial access tokens one after another
+   * (Secrets Manager allows 50 writes a second per account).
+   */
+  bulkDependencyTimeoutMs: number;
+}
+
+const bulkBodySchema = z.strictObject({
+  requests: z
+    .array(z.unknown(), { error: 'must be an array of registration requests' })
+    .min(1, 'must hold at least one registration request')
+    .max(BULK_MAX_REQUESTS, `must hold at most ${BULK_MAX_REQUESTS} requests; split larger batches`),
+});
+
+// The tenant rule and its message are the registration request's own, so both routes say the same.
+const statusParamsSchema = z.object({
+  tenantId: registrationRequestSchema({ allowInsecureLocalhost: false }).shape.tenantId,
+});
+
+const statusQuerySchema = z.object({
+  fhirBaseUrl: z
+    .string({ error: 'must be given once, as an absolute URL' })
+    .refine((value) => /^https?:$/.test(URL.parse(value)?.protocol ?? ''), 'must be an absolute http(s) URL')
+    .optional(),
+});
+
+function invalid(issues: Array<{ path: string; message: string }>) {
+  return { error: 'invalid_request', issues } as const;
+}
+
+export async function registrationRoutes(
+  app: FastifyInstance,
+  options: RegistrationRouteOptions,
+): Promise<void> {
+  const { producer, status, dependencyTimeoutMs } = options;
+  const dependency = <T>(what: string, work: () => Promise<T>) =>
+    fromDependency(what, dependencyTimeoutMs, work);
+
+  app.post('/registrations', { bodyLimit: BODY_LIMIT_BYTES }, async (request, reply) => {
+    const result = await dependency('the registration queue', () => producer.enqueue(request.body));
+    switch (result.status) {
+      case 'invalid':
+        return reply.code(400).send(invalid(result.issues));
+      case 'queued':
+        return reply.code(202).send({ jobId: result.jobId, status: 'queued' });
+      case 'already_queued':
+        return reply.code(200).send({ jobId: result.jobId, status: 'already_queued' });
+    }
+  });
+
+  app.post('/registrations/bulk', { bodyLimit: BULK_BODY_LIMIT_BYTES }, async (request, reply) => {
+    const body = bulkBodySchema.safeParse(request.body);
+    if (!body.success) return reply.code(400).send(invalid(requestIssues(body.error)));
+    const results = await fromDependency('the registration queue', options.bulkDependencyTimeoutMs, () =>
+      producer.enqueueMany(body.data.requests),
+    );
+    const summary = { queued: 0, already_queued: 0, invalid: 0 };
+    const items = results.map((result, index) => {
+      summary[result.status] += 1;
+      return result.status === 'invalid'
+        ? { index, status: result.status, issues: result.issues }
+        : { index, status: result.status, jobId: result.jobId };
+    });
+    // 207: the call succeeded, each item says how it fared; one bad item never rejects the others.
+    return reply.code(207).send({ results: items, summary });
+  });
+
+  app.get('/registrations/:tenantId', async (request, reply) => {
+    const params = statusParamsSchema.safeParse(request.params);
+    const query = statusQuerySchema.safeParse(request.query);
+    const issues = [
+      ...(params.success ? [] : requestIssues(params.error)),
+      ...(query.success ? [] : requestIssues(query.error)),
+    ];
+    if (!params.success || !query.success) return reply.code(400).send(invalid(issues));
+    const { tenantId } = params.data;
+    const { fhirBaseUrl } = query.data;
+    if (fhirBaseUrl === undefined) {
+      const registrations = await dependency('the registry', () => tenantStatuses(status, tenantId));
+      return reply.send({ registrations });
+    }
+    const found = await dependency('the registry', () => registrationStatus(status, tenantId, fhirBaseUrl));
+    return found ? reply.send(found) : reply.code(404).send({ error: 'not_found' });
+  });
+}

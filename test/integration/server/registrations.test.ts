@@ -1,0 +1,327 @@
+// The producer API's contract through `inject`, on a real queue with no worker (jobs stay waiting):
+// what a caller sends, what it gets back, and what never comes back.
+
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publicAppMetadata } from '../../../src/dcr/index.js';
+import { BULK_MAX_REQUESTS } from '../../../src/server/index.js';
+import { type Pipeline, startPipeline } from '../pipeline/harness.js';
+import { call, serverFor, TEST_TOKEN } from './server-harness.js';
+
+let pipeline: Pipeline;
+let app: FastifyInstance;
+beforeAll(async () => {
+  pipeline = await startPipeline('server-api', { API_TOKEN: TEST_TOKEN });
+  app = await serverFor(pipeline);
+});
+afterAll(async () => {
+  await app.close();
+  await pipeline.close();
+});
+
+const request = (tenantId: string, extra: Record<string, unknown> = {}) => ({
+  tenantId,
+  fhirBaseUrl: `https://ehr.example/fhir/${tenantId}`,
+  clientMetadata: publicAppMetadata({ redirectUris: ['https://app.example/cb'] }),
+  ...extra,
+});
+
+const post = (payload: unknown, url = '/v1/registrations') =>
+  call(app, { method: 'POST', url, payload: payload as object });
+
+function issuePaths(body: { issues?: Array<{ path: string }> }): string[] {
+  return (body.issues ?? []).map((issue) => issue.path);
+}
+
+describe('POST /v1/registrations', () => {
+  it('queues a valid request: 202 with the job id, and the job is on the queue', async () => {
+    const res = await post(request('api-one'));
+    expect(res.statusCode).toBe(202);
+    const body = res.json();
+    expect(body).toEqual({ jobId: expect.any(String), status: 'queued' });
+    const job = await pipeline.queue.getJob(body.jobId);
+    expect(job?.data).toMatchObject({ tenantId: 'api-one', fhirBaseUrl: 'https://ehr.example/fhir/api-one' });
+  });
+
+  it('answers 200 already_queued with the same job id when the tenant and server are already waiting', async () => {
+    const first = await post(request('api-dup'));
+    const again = await post(request('api-dup', { fhirBaseUrl: 'https://EHR.example/fhir/api-dup/' }));
+    expect(first.statusCode).toBe(202);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual({ jobId: first.json().jobId, status: 'already_queued' });
+  });
+
+  it.each([
+    ['tenantId', request('-not-a-tenant')],
+    ['tenantId', { ...request('x'), tenantId: undefined }],
+    ['fhirBaseUrl', request('api-bad', { fhirBaseUrl: 'http://ehr.example/fhir' })],
+    ['fhirBaseUrl', request('api-bad', { fhirBaseUrl: 'not a url' })],
+    [
+      'clientMetadata.redirect_uris',
+      request('api-bad', { clientMetadata: { redirect_uris: 'https://a.example/cb' } }),
+    ],
+    ['registrationEndpoint', request('api-bad', { registrationEndpoint: 'ftp://ehr.example/reg' })],
+    ['reason', request('api-bad', { reason: 'because' })],
+  ])('answers 400 invalid_request naming %s', async (path, body) => {
+    const res = await post(body);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'invalid_request' });
+    expect(issuePaths(res.json())).toContain(path);
+  });
+
+  it('names an unknown field in its issue', async () => {
+    const res = await post(request('api-bad', { tenantID: 'typo' }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().issues).toEqual([{ path: 'tenantID', message: 'is not a known field' }]);
+  });
+
+  it('lists every issue of a request at once, each with its path and a message', async () => {
+    const res = await post({
+      tenantId: '',
+      fhirBaseUrl: 'http://ehr.example/fhir',
+      clientMetadata: { redirect_uris: 'nope' },
+      extra: true,
+    });
+    expect(res.statusCode).toBe(400);
+    const { issues } = res.json();
+    expect(issuePaths(res.json())).toEqual(
+      expect.arrayContaining(['tenantId', 'fhirBaseUrl', 'clientMetadata.redirect_uris', 'extra']),
+    );
+    for (const issue of issues) expect(issue.message).toEqual(expect.any(String));
+  });
+
+  it('answers 400 naming the body when it is not valid JSON, without quoting it', async () => {
+    const res = await call(app, {
+      method: 'POST',
+      url: '/v1/registrations',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"initialAccessToken": {"value": "iat-must-not-echo-1"',
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      error: 'invalid_request',
+      issues: [{ path: '(root)', message: 'the request body is not valid JSON' }],
+    });
+    expect(res.body).not.toContain('iat-must-not-echo-1');
+  });
+
+  it('answers 400 for an empty JSON body and for a body that is not an object', async () => {
+    const empty = await call(app, {
+      method: 'POST',
+      url: '/v1/registrations',
+      headers: { 'content-type': 'application/json' },
+      payload: '',
+    });
+    expect(empty.statusCode).toBe(400);
+    expect(issuePaths(empty.json())).toEqual(['(root)']);
+    const array = await post([request('api-array')]);
+    expect(array.statusCode).toBe(400);
+    expect(issuePaths(array.json())).toEqual(['(root)']);
+  });
+
+  it('answers 415 for a body that is not JSON', async () => {
+    const res = await call(app, {
+      method: 'POST',
+      url: '/v1/registrations',
+      headers: { 'content-type': 'text/plain' },
+      payload: 'tenantId=acme',
+    });
+    expect(res.statusCode).toBe(415);
+    expect(res.json()).toMatchObject({ error: 'unsupported_media_type' });
+  });
+
+  it('answers 413 for a body over 1 MiB', async () => {
+    const res = await post(request('api-big', { clientMetadata: { client_name: 'x'.repeat(1024 * 1024) } }));
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toEqual({ error: 'payload_too_large', message: expect.stringContaining('1048576') });
+  });
+
+  it('answers 400 JSON for a URL that cannot be decoded', async () => {
+    const res = await call(app, { method: 'GET', url: '/v1/registrations/%E0%A4%A' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'bad_request' });
+  });
+
+  it('answers 404 JSON for an unknown route and method', async () => {
+    for (const [method, url] of [
+      ['GET', '/v1/nothing'],
+      ['DELETE', '/v1/registrations/acme'],
+      ['GET', '/nothing'],
+    ] as const) {
+      const res = await call(app, { method, url });
+      expect(res.statusCode).toBe(404);
+      expect(res.json()).toEqual({ error: 'not_found' });
+    }
+  });
+});
+
+describe('initial access token given by value', () => {
+  const iat = 'iat-by-value-7f3c9e2a-never-shown';
+
+  it('is stored in the secret store, and never appears in a response nor in Redis', async () => {
+    const res = await post(request('api-iat', { initialAccessToken: { value: iat } }));
+    expect(res.statusCode).toBe(202);
+    const { jobId } = res.json();
+    const job = await pipeline.queue.getJob(jobId);
+    const data = job?.data as { initialAccessToken?: { secretId?: string; value?: string } } | undefined;
+    expect(data?.initialAccessToken).toEqual({ secretId: expect.any(String) });
+    const secretId = data?.initialAccessToken?.secretId ?? '';
+    expect((await pipeline.secretStore.readCurrent(secretId))?.value).toBe(iat);
+
+    const responses = [
+      res,
+      await post(request('api-iat', { initialAccessToken: { value: iat } })),
+      await post(request('api-iat-bad', { initialAccessToken: { value: iat, extra: 1 } })),
+      await post(request('-api-iat-bad', { initialAccessToken: { value: iat } })),
+      await post(
+        { requests: [request('api-iat', { initialAccessToken: { value: iat } })] },
+        '/v1/registrations/bulk',
+      ),
+      await call(app, {
+        method: 'GET',
+        url: `/v1/registrations/api-iat?fhirBaseUrl=${encodeURIComponent('https://ehr.example/fhir/api-iat')}`,
+      }),
+      await call(app, { method: 'GET', url: '/v1/registrations/api-iat' }),
+      await call(app, {
+        method: 'GET',
+        url: '/admin/queues/api/queues?activeQueue=registrations&status=waiting',
+      }),
+      await call(app, { method: 'GET', url: `/admin/queues/api/queues/registrations/${jobId}` }),
+    ];
+    expect(responses[1]?.statusCode).toBe(200);
+    expect(responses[2]?.statusCode).toBe(400);
+    for (const response of responses) expect(response.body).not.toContain(iat);
+    expect(await pipeline.dumpRedis()).not.toContain(iat);
+  });
+});
+
+describe('POST /v1/registrations/bulk', () => {
+  it('answers 207 with one result per item in order and the counts; bad items reject nothing else', async () => {
+    const res = await post(
+      {
+        requests: [
+          request('bulk-a'),
+          request('-bulk-bad'),
+          request('bulk-b'),
+          request('bulk-a'),
+          { tenantId: 'bulk-c' },
+          request('bulk-d', { unexpected: 1 }),
+          request('bulk-e'),
+        ],
+      },
+      '/v1/registrations/bulk',
+    );
+    expect(res.statusCode).toBe(207);
+    const { results, summary } = res.json();
+    expect(results.map((r: { index: number; status: string }) => [r.index, r.status])).toEqual([
+      [0, 'queued'],
+      [1, 'invalid'],
+      [2, 'queued'],
+      [3, 'already_queued'],
+      [4, 'invalid'],
+      [5, 'invalid'],
+      [6, 'queued'],
+    ]);
+    expect(results[3].jobId).toBe(results[0].jobId);
+    expect(issuePaths(results[1])).toEqual(['tenantId']);
+    expect(issuePaths(results[4])).toEqual(expect.arrayContaining(['fhirBaseUrl', 'clientMetadata']));
+    expect(results[5].issues).toEqual([{ path: 'unexpected', message: 'is not a known field' }]);
+    expect(summary).toEqual({ queued: 3, already_queued: 1, invalid: 3 });
+    for (const index of [0, 2, 6]) expect(await pipeline.queue.getJob(results[index].jobId)).toBeDefined();
+  });
+
+  it(`accepts exactly ${BULK_MAX_REQUESTS} requests`, async () => {
+    const requests = Array.from({ length: BULK_MAX_REQUESTS }, (_, i) => ({ ...request(`-bulk-max-${i}`) }));
+    const res = await post({ requests }, '/v1/registrations/bulk');
+    expect(res.statusCode).toBe(207);
+    expect(res.json().results).toHaveLength(BULK_MAX_REQUESTS);
+    expect(res.json().summary).toEqual({ queued: 0, already_queued: 0, invalid: BULK_MAX_REQUESTS });
+  });
+
+  it(`refuses more than ${BULK_MAX_REQUESTS} requests whole with 400 naming the limit`, async () => {
+    const requests = Array.from({ length: BULK_MAX_REQUESTS + 1 }, (_, i) => request(`bulk-over-${i}`));
+    const res = await post({ requests }, '/v1/registrations/bulk');
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      error: 'invalid_request',
+      issues: [{ path: 'requests', message: expect.stringContaining(String(BULK_MAX_REQUESTS)) }],
+    });
+    expect(await pipeline.registry.keysOfTenant('bulk-over-0')).toEqual([]);
+  });
+
+  it.each([
+    ['a bare array', [{}], '(root)'],
+    ['no requests field', { items: [] }, 'requests'],
+    ['an empty list', { requests: [] }, 'requests'],
+    ['requests that is not a list', { requests: 'all of them' }, 'requests'],
+  ])('answers 400 for %s', async (_situation, payload, path) => {
+    const res = await post(payload, '/v1/registrations/bulk');
+    expect(res.statusCode).toBe(400);
+    expect(issuePaths(res.json())).toContain(path);
+  });
+
+  it('answers 413 for a body over 16 MiB', async () => {
+    const filler = 'x'.repeat(64 * 1024);
+    const requests = Array.from({ length: 260 }, (_, i) => request(`bulk-big-${i}`, { note: filler }));
+    const res = await post({ requests }, '/v1/registrations/bulk');
+    expect(res.statusCode).toBe(413);
+    expect(res.json().message).toContain(String(16 * 1024 * 1024));
+  });
+});
+
+describe('GET /v1/registrations/:tenantId', () => {
+  it('answers 404 not_found for a tenant and server never requested', async () => {
+    const res = await call(app, {
+      method: 'GET',
+      url: `/v1/registrations/nobody?fhirBaseUrl=${encodeURIComponent('https://ehr.example/fhir')}`,
+    });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: 'not_found' });
+  });
+
+  it('reports a waiting job as queued, under any spelling of the base URL', async () => {
+    const { jobId } = (await post(request('status-q'))).json();
+    for (const spelling of ['https://ehr.example/fhir/status-q', 'https://EHR.example/fhir/status-q/']) {
+      const res = await call(app, {
+        method: 'GET',
+        url: `/v1/registrations/status-q?fhirBaseUrl=${encodeURIComponent(spelling)}`,
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({
+        tenantId: 'status-q',
+        fhirBaseUrl: 'https://ehr.example/fhir/status-q',
+        state: 'queued',
+        attempts: 0,
+        jobId,
+        updatedAt: expect.any(String),
+      });
+    }
+  });
+
+  it('lists every server of a tenant without fhirBaseUrl, and an empty list for an unknown tenant', async () => {
+    await post(request('status-list', { fhirBaseUrl: 'https://one.example/fhir' }));
+    await post(request('status-list', { fhirBaseUrl: 'https://two.example/fhir' }));
+    const res = await call(app, { method: 'GET', url: '/v1/registrations/status-list' });
+    expect(res.statusCode).toBe(200);
+    const servers = res.json().registrations.map((r: { fhirBaseUrl: string }) => r.fhirBaseUrl);
+    expect(servers.sort()).toEqual(['https://one.example/fhir', 'https://two.example/fhir']);
+    const none = await call(app, { method: 'GET', url: '/v1/registrations/status-nobody' });
+    expect(none.json()).toEqual({ registrations: [] });
+  });
+
+  it.each([
+    ['tenantId', '/v1/registrations/-bad-tenant'],
+    ['tenantId', `/v1/registrations/${'x'.repeat(65)}`],
+    ['fhirBaseUrl', '/v1/registrations/acme?fhirBaseUrl=not-a-url'],
+    ['fhirBaseUrl', '/v1/registrations/acme?fhirBaseUrl=ftp%3A%2F%2Fehr.example'],
+    [
+      'fhirBaseUrl',
+      '/v1/registrations/acme?fhirBaseUrl=https%3A%2F%2Fa.example&fhirBaseUrl=https%3A%2F%2Fb.example',
+    ],
+  ])('answers 400 naming %s for %s', async (path, url) => {
+    const res = await call(app, { method: 'GET', url });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'invalid_request' });
+    expect(issuePaths(res.json())).toEqual([path]);
+  });
+});
