@@ -1,14 +1,22 @@
-// Process entry point for the registration worker: wiring only. Builds the outbound client, secret
-// store, event publisher and shared discovery cache from the configuration, runs the BullMQ worker,
-// and on SIGTERM/SIGINT stops taking jobs, lets in-flight ones finish, closes connections and exits 0.
+// The registration worker, wired from the configuration: outbound client, secret store, event
+// publisher, shared discovery cache, registry, logger and metrics around the BullMQ worker. Wiring only;
+// `dcr-provisioner worker` and `start` run it (src/cli/run-service.ts) and stop it on SIGTERM/SIGINT.
 
-import { pathToFileURL } from 'node:url';
-import { Worker, type WorkerOptions } from 'bullmq';
+import { performance } from 'node:perf_hooks';
+import { Queue, Worker, type WorkerOptions } from 'bullmq';
 import { registerClientProcessor } from '../jobs/register-client.js';
-import { type Config, loadConfig } from '../src/config/index.js';
+import type { Config } from '../src/config/index.js';
 import { RedisDiscoveryCache } from '../src/discovery-cache/index.js';
 import { eventStreamKey, RedisStreamEventPublisher } from '../src/events/index.js';
 import { createHttpClient, httpClientOptionsFromConfig } from '../src/http/index.js';
+import {
+  createLogger,
+  createMetrics,
+  createProvisioningObserver,
+  instrumentSecretStore,
+  type Logger,
+  type Metrics,
+} from '../src/observability/index.js';
 import type { RegistrationDeps } from '../src/provisioning/index.js';
 import { createRedisConnection, REGISTRATION_QUEUE, retryAfterOf, retryDelayMs } from '../src/queue/index.js';
 import { RegistrationRegistry } from '../src/registry/index.js';
@@ -16,6 +24,10 @@ import { createSecretStore, type SecretStore } from '../src/secrets/index.js';
 
 export interface RunningWorker {
   worker: Worker;
+  /** The logger the worker writes to; the overrides' one when given. */
+  logger: Logger;
+  /** The worker's series; serve `metrics.registry` at /metrics (the overrides' one when given). */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -23,7 +35,15 @@ export interface RunningWorker {
 export interface WorkerOverrides {
   secretStore?: SecretStore;
   secretWriteRetryDelaysMs?: readonly number[];
+  /** Receives the client warnings only; `logger` receives everything. @defaultValue logger */
   log?: RegistrationDeps['log'];
+  /** @defaultValue createLogger({ level: LOG_LEVEL }) on stdout */
+  logger?: Logger;
+  /**
+   * Shared with the HTTP server in `start`. Whoever creates it owns dcr_queue_jobs (its `queue` option);
+   * without it the worker makes its own registry and counts the queue itself.
+   */
+  metrics?: Metrics;
   /** e.g. a shorter lockDuration, so a killed worker's job is picked up again quickly. */
   workerOptions?: Partial<Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>>;
 }
@@ -34,9 +54,17 @@ export async function startRegistrationWorker(
 ): Promise<RunningWorker> {
   const connection = createRedisConnection(config.REDIS_URL, 'worker');
   const http = createHttpClient(httpClientOptionsFromConfig(config));
+  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
+  // A queue handle only for counting jobs by state when the worker owns its metrics.
+  const depthQueue = overrides.metrics
+    ? undefined
+    : new Queue(REGISTRATION_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
+  const metrics =
+    overrides.metrics ?? createMetrics({ ...(depthQueue ? { queue: depthQueue } : {}), logger });
+  const secretStore = overrides.secretStore ?? createSecretStore(config);
   const deps: RegistrationDeps = {
     http,
-    secretStore: overrides.secretStore ?? createSecretStore(config),
+    secretStore: instrumentSecretStore(secretStore, metrics),
     events: new RedisStreamEventPublisher({
       redis: connection,
       streamKey: eventStreamKey(config.QUEUE_PREFIX),
@@ -52,7 +80,8 @@ export async function startRegistrationWorker(
     ...(overrides.secretWriteRetryDelaysMs
       ? { secretWriteRetryDelaysMs: overrides.secretWriteRetryDelaysMs }
       : {}),
-    ...(overrides.log ? { log: overrides.log } : {}),
+    log: overrides.log ?? logger,
+    observer: createProvisioningObserver({ metrics, logger }),
   };
   const backoff = { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS };
   const worker = new Worker(REGISTRATION_QUEUE, registerClientProcessor(deps), {
@@ -64,34 +93,42 @@ export async function startRegistrationWorker(
     },
     ...overrides.workerOptions,
   });
+  // Connection trouble is reported here; without a listener it would be an unhandled 'error' event.
+  worker.on('error', (err) => logger.error({ err: err.message }, 'registration worker error'));
   await worker.waitUntilReady();
+  // Names and numbers only: REDIS_URL and API_TOKEN may carry credentials.
+  const settings = {
+    queue: REGISTRATION_QUEUE,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    secretsBackend: config.SECRETS_BACKEND,
+  };
+  logger.info(settings, 'registration worker started');
+
+  let closing: Promise<void> | undefined;
+  const stop = async () => {
+    logger.info({ queue: REGISTRATION_QUEUE, prefix: config.QUEUE_PREFIX }, 'registration worker stopping');
+    const started = performance.now();
+    await worker.close();
+    await depthQueue?.close();
+    http.close();
+    // A store handed in belongs to the caller.
+    if (!overrides.secretStore) await secretStore.close();
+    connection.disconnect();
+    const durationMs = Math.round(performance.now() - started);
+    logger.info(
+      { queue: REGISTRATION_QUEUE, prefix: config.QUEUE_PREFIX, durationMs },
+      'registration worker stopped',
+    );
+  };
   return {
     worker,
-    close: async () => {
-      await worker.close();
-      http.close();
-      // A store handed in belongs to the caller.
-      if (!overrides.secretStore) await deps.secretStore.close();
-      connection.disconnect();
+    logger,
+    metrics,
+    // SIGTERM and SIGINT may both arrive, and an embedder may close too: stop once, answer all.
+    close: () => {
+      closing ??= stop();
+      return closing;
     },
   };
 }
-
-async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(2);
-  }
-  const running = await startRegistrationWorker(config);
-  const stop = async () => {
-    await running.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();

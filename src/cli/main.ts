@@ -8,8 +8,10 @@ import { isProvisioningError } from '../failures/index.js';
 import { productVersion } from '../version.js';
 import { checkMetadataCommand } from './check-metadata.js';
 import { CommandFailed, UsageError } from './cli-errors.js';
+import { demoCommand } from './demo.js';
 import { discoverCommand } from './discover.js';
 import { enqueueCommand } from './enqueue.js';
+import { serviceCommands } from './run-service.js';
 import { sandboxCommand } from './sandbox.js';
 import { statusCommand } from './status.js';
 
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
     .version(productVersion() ?? 'unknown')
     .exitOverride()
     .showHelpAfterError();
+  for (const command of serviceCommands()) program.addCommand(command);
+  program.addCommand(demoCommand());
   program.addCommand(discoverCommand());
   program.addCommand(checkMetadataCommand());
   program.addCommand(enqueueCommand());

@@ -88,10 +88,12 @@ export interface RequestIssue {
   message: string;
 }
 
-/** zod issues as the API reports them: a dotted JSON path and a message. */
+/** zod issues as the API reports them: a dotted JSON path and a message; an unknown field by its own path. */
 export function requestIssues(error: z.ZodError): RequestIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.') || '(root)',
-    message: issue.message,
-  }));
+  const dotted = (path: readonly PropertyKey[]) => path.map(String).join('.') || '(root)';
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: dotted([...issue.path, key]), message: 'is not a known field' }))
+      : [{ path: dotted(issue.path), message: issue.message }],
+  );
 }

@@ -36,16 +36,27 @@ export function serverSlug(fhirBaseUrl: string): string {
   return hostAndPath.toLowerCase().replace(/[^a-z0-9.-]/g, '_');
 }
 
-/** `${prefix}${tenantId}/${serverSlug}`, checked against the Secrets Manager name rules. */
+/**
+ * A name that would end like an ARN's random suffix (`-` and six characters, e.g. a base URL ending in
+ * `/fhir-prod01`) gets a trailing `_`, so every valid tenant and server has a usable name instead of a
+ * registration that is accepted and then fails for good at the secret store.
+ */
+function clearOfArnSuffix(name: string): string {
+  return ARN_SUFFIX_LOOKALIKE.test(name) ? `${name}_` : name;
+}
+
+/** `${prefix}${tenantId}/${serverSlug}` (plus `_` when needed, see above), checked against the name rules. */
 export function registrationSecretName(prefix: string, tenantId: string, fhirBaseUrl: string): string {
-  const name = `${prefix}${tenantId}/${serverSlug(fhirBaseUrl)}`;
+  const name = clearOfArnSuffix(`${prefix}${tenantId}/${serverSlug(fhirBaseUrl)}`);
   assertValidSecretName(name);
   return name;
 }
 
 /** Where an operator puts the initial access token for a tenant and server. */
 export function initialAccessTokenSecretName(prefix: string, tenantId: string, fhirBaseUrl: string): string {
-  const name = `${prefix}${tenantId}/${serverSlug(fhirBaseUrl)}${INITIAL_ACCESS_TOKEN_SUFFIX}`;
+  const name = clearOfArnSuffix(
+    `${prefix}${tenantId}/${serverSlug(fhirBaseUrl)}${INITIAL_ACCESS_TOKEN_SUFFIX}`,
+  );
   assertValidSecretName(name);
   return name;
 }

@@ -1,6 +1,6 @@
 // The command as a user runs it: the built binary in its own process, its output and exit code.
 
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -41,7 +41,6 @@ const metadata = { redirect_uris: ['https://app.example/cb'], token_endpoint_aut
 
 let smart: SmartServer;
 beforeAll(async () => {
-  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
   smart = await startSmartServer();
 }, 120_000);
 afterAll(() => smart.close());

@@ -1,10 +1,11 @@
-// Provisions what the integration tests need, so `npm test` alone works on a fresh machine:
+// Provisions what the tests need, so `npm test` alone works on a fresh machine: the built binary,
 // Redis at REDIS_URL (or the local default) or a spawned redis-server, and a moto server at
 // AWS_ENDPOINT_URL_SECRETS_MANAGER or a spawned `moto_server`. Every run gets its own key prefix, and
 // everything under it is deleted at the end, because the machine's Redis is shared.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
 import { ensureLocalRedis, freePort } from '../../src/demo/local-redis.js';
@@ -69,7 +70,16 @@ async function provisionMoto(): Promise<string> {
   return endpoint;
 }
 
+/** The end-to-end tests run the built binary, as operators do; build it once, before any of them. */
+function build(): void {
+  execFileSync('npm', ['run', 'build', '--silent'], {
+    cwd: path.resolve(import.meta.dirname, '../..'),
+    stdio: 'inherit',
+  });
+}
+
 export async function setup(project: TestProject): Promise<void> {
+  build();
   const [redisUrl, awsEndpoint] = await Promise.all([provisionRedis(), provisionMoto()]);
   const redisPrefix = `dcrtest-${process.pid}-${randomBytes(4).toString('hex')}`;
   project.provide('redisUrl', redisUrl);

@@ -35,11 +35,9 @@ describe('queue/registrationRequestSchema', () => {
   });
 
   it('refuses unknown fields, so a typo is not silently ignored', () => {
-    expect(
-      issuesOf({ ...valid, tenantID: 'x' })
-        .map((i) => i.message)
-        .join(),
-    ).toMatch(/tenantID/);
+    expect(issuesOf({ ...valid, tenantID: 'x' })).toEqual([
+      { path: 'tenantID', message: 'is not a known field' },
+    ]);
   });
 
   it('accepts an initial access token by reference or by value, nothing else', () => {

@@ -69,10 +69,13 @@ describe('secrets/registrationSecretName', () => {
     expect(err.message).toContain('512');
   });
 
-  it('refuses a base URL whose last path segment ends in "-" and six characters', () => {
-    const err = thrown(() => registrationSecretName('dcr/', 't', 'https://ehr.example/fhir-prod01'));
-    expect(err.code).toBe('secret_store_rejected');
-    expect(err.message).toContain('ARN');
+  it('adds "_" to a name that would end like an ARN suffix ("-" and six characters), so it stays usable', () => {
+    expect(registrationSecretName('dcr/', 't', 'https://ehr.example/fhir-prod01')).toBe(
+      'dcr/t/ehr.example_fhir-prod01_',
+    );
+    expect(initialAccessTokenSecretName('dcr/', 't', 'https://ehr.example/fhir')).toBe(
+      'dcr/t/ehr.example_fhir/initial-access-token',
+    );
   });
 });
 

@@ -1,0 +1,117 @@
+// The service as one process (`dcr-provisioner start`, and the demo), or its halves (`worker`,
+// `server`): wiring only. One logger and one metrics registry are shared, so /metrics shows the jobs
+// this process ran next to the queue depth.
+
+import { Queue } from 'bullmq';
+import type { Config } from '../src/config/index.js';
+import { createLogger, createMetrics, type Logger, type Metrics } from '../src/observability/index.js';
+import {
+  connected,
+  createRedisConnection,
+  producerSettingsFromConfig,
+  REGISTRATION_QUEUE,
+  RegistrationProducer,
+  type StatusSources,
+} from '../src/queue/index.js';
+import { RegistrationRegistry } from '../src/registry/index.js';
+import { createSecretStore } from '../src/secrets/index.js';
+import { buildServer, type RunningServer, startServer } from '../src/server/index.js';
+import { type RunningWorker, startRegistrationWorker } from './registration-worker.js';
+
+export interface ApplicationOptions {
+  /** Run the registration worker in this process. @defaultValue true */
+  worker?: boolean;
+  /** Serve the API, the board, probes and metrics. @defaultValue true */
+  server?: boolean;
+  /** Human-readable log lines (the demo). @defaultValue false: JSON lines */
+  pretty?: boolean;
+  /** When HTTP_PORT is taken, listen on a free port instead of failing (the demo). @defaultValue false */
+  fallbackToFreePort?: boolean;
+}
+
+export interface RunningApplication {
+  /** The server's base URL, when it runs. */
+  url?: string;
+  producer: RegistrationProducer;
+  status: StatusSources;
+  logger: Logger;
+  metrics: Metrics;
+  /** Stops the server, then the worker, then closes connections; idempotent. */
+  close(): Promise<void>;
+}
+
+async function listen(
+  app: Awaited<ReturnType<typeof buildServer>>,
+  config: Config,
+  fallback: boolean,
+): Promise<RunningServer> {
+  try {
+    return await startServer(app, { host: config.HTTP_HOST, port: config.HTTP_PORT });
+  } catch (err) {
+    if (!fallback || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    return startServer(app, { host: config.HTTP_HOST, port: 0 });
+  }
+}
+
+export async function startApplication(
+  config: Config,
+  options: ApplicationOptions = {},
+): Promise<RunningApplication> {
+  const logger = createLogger({ level: config.LOG_LEVEL, pretty: options.pretty ?? false });
+  const redis = createRedisConnection(config.REDIS_URL, 'producer', (err) =>
+    logger.warn({ err: err.message }, 'redis connection error'),
+  );
+  await connected(redis, 10_000);
+  const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
+  const registry = new RegistrationRegistry({ redis, prefix: config.QUEUE_PREFIX });
+  const secretStore = createSecretStore(config);
+  const producer = new RegistrationProducer({
+    queue,
+    secretStore,
+    registry,
+    ...producerSettingsFromConfig(config),
+  });
+  const metrics = createMetrics({ queue, logger });
+  const status = { queue, registry };
+
+  let worker: RunningWorker | undefined;
+  let server: RunningServer | undefined;
+  const shutdown = async () => {
+    await server?.close();
+    await worker?.close();
+    await queue.close();
+    await secretStore.close();
+    redis.disconnect();
+  };
+  try {
+    if (options.worker ?? true) worker = await startRegistrationWorker(config, { logger, metrics });
+    if (options.server ?? true) {
+      const app = await buildServer({
+        config,
+        producer,
+        status,
+        redis,
+        metrics: metrics.registry,
+        logger,
+      });
+      server = await listen(app, config, options.fallbackToFreePort ?? false);
+      logger.info({ url: server.url }, 'http server listening');
+    }
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    ...(server ? { url: server.url } : {}),
+    producer,
+    status,
+    logger,
+    metrics,
+    close: () => {
+      closing ??= shutdown();
+      return closing;
+    },
+  };
+}
