@@ -11,7 +11,12 @@ describe('demo/local-redis', () => {
   });
 
   it('uses REDIS_URL when it answers, and refuses one that does not', async () => {
-    expect(await ensureLocalRedis(inject('redisUrl'))).toMatchObject({ url: inject('redisUrl'), spawned: false });
-    await expect(ensureLocalRedis('redis://127.0.0.1:1')).rejects.toThrow(/REDIS_URL is set but nothing answers/);
+    expect(await ensureLocalRedis(inject('redisUrl'))).toMatchObject({
+      url: inject('redisUrl'),
+      spawned: false,
+    });
+    await expect(ensureLocalRedis('redis://127.0.0.1:1')).rejects.toThrow(
+      /REDIS_URL is set but nothing answers/,
+    );
   });
 });
