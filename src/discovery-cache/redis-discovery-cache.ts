@@ -57,6 +57,9 @@ export class RedisDiscoveryCache implements DiscoveryCache {
       if (Date.now() > deadline) break;
     }
     try {
+      // The previous holder may have stored its result between our last look and taking the lock.
+      const stored = await this.#read(key);
+      if (stored) return { configuration: stored, hit: true };
       const configuration = await load();
       await redis.set(key, JSON.stringify(configuration), 'EX', ttlSeconds);
       return { configuration, hit: false };

@@ -106,6 +106,9 @@ export async function setup(project: TestProject): Promise<void> {
 export async function teardown(): Promise<void> {
   try {
     await cleanup?.();
+    // A client closing late (a BullMQ queue finishing its connection) can still write a key; sweep again.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await cleanup?.();
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(stops.map((stop) => stop()));
