@@ -4,7 +4,14 @@
 
 import { Queue } from 'bullmq';
 import type { Config } from '../src/config/index.js';
-import { createLogger, createMetrics, type Logger, type Metrics } from '../src/observability/index.js';
+import {
+  createLogger,
+  createMetrics,
+  type Logger,
+  type Metrics,
+  type QueueDepthPublisher,
+  startQueueDepthPublisher,
+} from '../src/observability/index.js';
 import {
   connected,
   createRedisConnection,
@@ -76,7 +83,16 @@ export async function startApplication(
 
   let worker: RunningWorker | undefined;
   let server: RunningServer | undefined;
+  const depthPublisher: QueueDepthPublisher | undefined = config.QUEUE_METRICS_NAMESPACE
+    ? startQueueDepthPublisher({
+        queue,
+        namespace: config.QUEUE_METRICS_NAMESPACE,
+        intervalSeconds: config.QUEUE_METRICS_INTERVAL_S,
+        logger,
+      })
+    : undefined;
   const shutdown = async () => {
+    depthPublisher?.stop();
     await server?.close();
     await worker?.close();
     await queue.close();

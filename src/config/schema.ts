@@ -78,6 +78,11 @@ export const configSchema = z
     DISCOVERY_CACHE_TTL_S: integer(0, 604_800, 3600),
     ALLOW_INSECURE_LOCALHOST: boolean(false),
     ALLOWED_PRIVATE_HOSTS: hostList,
+    QUEUE_METRICS_NAMESPACE: z
+      .string()
+      .regex(/^[A-Za-z0-9._/#:-]{1,255}$/, 'must be a CloudWatch namespace (letters, digits, . _ / # : -)')
+      .optional(),
+    QUEUE_METRICS_INTERVAL_S: integer(10, 3600, 60),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
         error: 'must be one of fatal, error, warn, info, debug, trace, silent',

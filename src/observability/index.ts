@@ -1,4 +1,12 @@
 // Public surface of observability: the logger, the Prometheus series and the adapters that feed them.
+
+export {
+  PUBLISHED_STATES,
+  QUEUE_JOBS_METRIC,
+  type QueueDepthPublisher,
+  type QueueDepthPublisherOptions,
+  startQueueDepthPublisher,
+} from './cloudwatch-queue-depth.js';
 export { instrumentSecretStore } from './instrumented-secret-store.js';
 export {
   type CreateLoggerOptions,

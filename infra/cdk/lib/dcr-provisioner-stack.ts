@@ -52,8 +52,8 @@ const KMS_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'];
 
 /**
  * Queue depth as the scaling signal. The service exposes it to Prometheus as `dcr_queue_jobs{state}`;
- * CloudWatch needs it published as `DcrProvisioner/QueueJobs` with dimension `State` (`waiting`,
- * `active`) — see the worker scaling below. Publishing it is a follow-up in the service.
+ * CloudWatch gets it as `DcrProvisioner/QueueJobs` with dimension `State` (`waiting`, `active`, ...),
+ * published by the API tasks because they run QUEUE_METRICS_NAMESPACE — see the worker scaling below.
  */
 export const QUEUE_METRIC = { namespace: 'DcrProvisioner', metricName: 'QueueJobs' } as const;
 
@@ -178,6 +178,13 @@ export class DcrProvisionerStack extends Stack {
           sid: 'ListSecrets',
           actions: ['secretsmanager:ListSecrets'],
           resources: ['*'],
+        }),
+        // PutMetricData has no resource-level permissions; the condition keeps it to our namespace.
+        new iam.PolicyStatement({
+          sid: 'QueueDepthMetric',
+          actions: ['cloudwatch:PutMetricData'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'cloudwatch:namespace': QUEUE_METRIC.namespace } },
         }),
         new iam.PolicyStatement({
           sid: 'CredentialsKeyViaSecretsManager',
@@ -331,7 +338,11 @@ export class DcrProvisionerStack extends Stack {
         command: 'server',
         cpu: 256,
         memoryLimitMiB: 512,
-        environment: { HTTP_HOST: '0.0.0.0', HTTP_PORT: String(HTTP_PORT) },
+        environment: {
+          HTTP_HOST: '0.0.0.0',
+          HTTP_PORT: String(HTTP_PORT),
+          QUEUE_METRICS_NAMESPACE: QUEUE_METRIC.namespace,
+        },
         secrets: { API_TOKEN: ecs.Secret.fromSecretsManager(apiToken) },
         portMappings: [{ containerPort: HTTP_PORT, protocol: ecs.Protocol.TCP }],
         healthCheck: {

@@ -42,11 +42,12 @@ describe('task role', () => {
     return found;
   };
 
-  it('has one policy of three statements, no managed or inline policies', () => {
+  it('has one policy of four statements, no managed or inline policies', () => {
     expect(policies).toHaveLength(1);
     expect(statements.map((s) => s.Sid).sort()).toEqual([
       'CredentialsKeyViaSecretsManager',
       'ListSecrets',
+      'QueueDepthMetric',
       'TenantCredentials',
     ]);
     expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
@@ -74,6 +75,12 @@ describe('task role', () => {
     const statement = bySid('ListSecrets');
     expect(actions(statement)).toEqual(['secretsmanager:ListSecrets']);
     expect(statement.Resource).toBe('*');
+  });
+
+  it('allows PutMetricData only into the queue-depth namespace the scaling policy reads', () => {
+    const statement = bySid('QueueDepthMetric');
+    expect(actions(statement)).toEqual(['cloudwatch:PutMetricData']);
+    expect(statement.Condition?.StringEquals?.['cloudwatch:namespace']).toBe('DcrProvisioner');
   });
 
   it('allows only GenerateDataKey and Decrypt on the credentials key, through Secrets Manager', () => {
