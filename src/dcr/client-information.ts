@@ -34,24 +34,48 @@ const CREDENTIAL_FIELDS = [
   'registration_client_uri',
 ] as const;
 
+/**
+ * A 2xx we cannot use. The server accepted the request, so a client may exist there that we cannot
+ * read: the outcome is unknown, and the caller reports a possible orphan.
+ */
 function invalid(stage: Stage, problem: string, status: number): ProvisioningError {
-  return new ProvisioningError('invalid_response', `${stage} response ${problem}`, { status });
+  return new ProvisioningError('invalid_response', `${stage} response ${problem}`, {
+    status,
+    outcomeUnknown: stage !== 'discovery',
+  });
 }
 
-function epochSeconds(value: unknown, field: string, stage: Stage, status: number, warnings: string[]) {
+/** Seconds since the epoch; servers also send numeric strings and ISO dates. Anything else is unknown. */
+function epochSeconds(value: unknown, field: string, warnings: string[]): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
   if (typeof value === 'string' && /^\d+$/.test(value)) {
     warnings.push(`${field} was a string; read as a number`);
     return Number(value);
   }
-  throw invalid(stage, `has a ${field} that is not a time in seconds`, status);
+  const date = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (!Number.isNaN(date)) {
+    warnings.push(`${field} was a date string; read as seconds since the epoch`);
+    return Math.floor(date / 1000);
+  }
+  warnings.push(`${field} is not a time in seconds; recorded as unknown`);
+  return undefined;
 }
 
-function optionalString(value: unknown, field: string, stage: Stage, status: number): string | undefined {
+/** A blank string is read as absent (a server's way of saying "none"); another type is unusable. */
+function optionalString(
+  value: unknown,
+  field: string,
+  stage: Stage,
+  status: number,
+  warnings: string[],
+): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || value.trim() === '')
-    throw invalid(stage, `has a ${field} that is not a non-blank string`, status);
+  if (typeof value !== 'string') throw invalid(stage, `has a ${field} that is not a string`, status);
+  if (value.trim() === '') {
+    warnings.push(`${field} was blank; read as absent`);
+    return undefined;
+  }
   return value;
 }
 
@@ -81,31 +105,36 @@ export function processClientInformationResponse(
     throw invalid(stage, 'is not a JSON object', status);
   const fields = body as Record<string, unknown>;
 
-  const clientId = fields.client_id;
+  const warnings: string[] = [];
+  let clientId = fields.client_id;
+  if (typeof clientId === 'number' && Number.isSafeInteger(clientId)) {
+    warnings.push('client_id was a number; read as a string');
+    clientId = String(clientId);
+  }
   if (typeof clientId !== 'string' || clientId.trim() === '') {
     throw invalid(stage, 'has no client_id (a non-blank string is required)', status);
   }
 
-  const warnings: string[] = [];
-  const clientSecret = optionalString(fields.client_secret, 'client_secret', stage, status);
+  const clientSecret = optionalString(fields.client_secret, 'client_secret', stage, status, warnings);
   let clientSecretExpiresAt: number | 'unknown' | undefined = epochSeconds(
     fields.client_secret_expires_at,
     'client_secret_expires_at',
-    stage,
-    status,
     warnings,
   );
   if (clientSecret !== undefined && clientSecretExpiresAt === undefined) {
     clientSecretExpiresAt = 'unknown';
-    warnings.push(
-      'client_secret_expires_at is missing although a client_secret was issued; expiry recorded as unknown',
-    );
+    if (fields.client_secret_expires_at === undefined || fields.client_secret_expires_at === null) {
+      warnings.push(
+        'client_secret_expires_at is missing although a client_secret was issued; expiry recorded as unknown',
+      );
+    }
   }
   const registrationClientUri = optionalString(
     fields.registration_client_uri,
     'registration_client_uri',
     stage,
     status,
+    warnings,
   );
   if (registrationClientUri !== undefined && !URL.canParse(registrationClientUri, response.url)) {
     throw invalid(stage, 'has a registration_client_uri that is not a URL', status);
@@ -117,9 +146,15 @@ export function processClientInformationResponse(
   const client: RegisteredClient = { clientId, metadata, status, warnings };
   if (clientSecret !== undefined) client.clientSecret = clientSecret;
   if (clientSecretExpiresAt !== undefined) client.clientSecretExpiresAt = clientSecretExpiresAt;
-  const issuedAt = epochSeconds(fields.client_id_issued_at, 'client_id_issued_at', stage, status, warnings);
+  const issuedAt = epochSeconds(fields.client_id_issued_at, 'client_id_issued_at', warnings);
   if (issuedAt !== undefined) client.clientIdIssuedAt = issuedAt;
-  const token = optionalString(fields.registration_access_token, 'registration_access_token', stage, status);
+  const token = optionalString(
+    fields.registration_access_token,
+    'registration_access_token',
+    stage,
+    status,
+    warnings,
+  );
   if (token !== undefined) client.registrationAccessToken = token;
   if (registrationClientUri !== undefined) {
     client.registrationClientUri = new URL(registrationClientUri, response.url).href;

@@ -50,6 +50,11 @@ function requestWasSent(err: TransportErrorShape): boolean {
   return err.timings?.upload !== undefined;
 }
 
+/** Only a request that can change state at the server leaves its outcome unknown; a discovery GET cannot. */
+function changesState(stage: Stage): boolean {
+  return stage !== 'discovery';
+}
+
 export function classify(err: unknown, stage: Stage): ProvisioningError {
   if (err instanceof ProvisioningError) return err;
   const e = (typeof err === 'object' && err !== null ? err : {}) as TransportErrorShape;
@@ -61,26 +66,26 @@ export function classify(err: unknown, stage: Stage): ProvisioningError {
     case 'OutboundBlockedError':
       return new ProvisioningError('insecure_endpoint', e.message ?? 'outbound request refused', { cause });
     case 'ResponseTooLargeError':
+      // The server answered, possibly with a 2xx: a registration may exist that we cannot read.
       return new ProvisioningError(
         stage === 'discovery' ? 'discovery_invalid' : 'invalid_response',
         e.message ?? 'response body too large',
-        { cause },
+        { cause, outcomeUnknown: changesState(stage) },
       );
     case 'ZodError':
       return new ProvisioningError('invalid_job', formatIssues(e.issues ?? []), { cause });
     case 'TimeoutError': {
       const sent = requestWasSent(e) || (e.event !== undefined && AFTER_SEND_TIMEOUT_EVENTS.has(e.event));
+      const unknown = sent && changesState(stage);
       return new ProvisioningError(
         'timeout',
-        sent
-          ? `${stage} request timed out after it was sent (${e.event ?? 'unknown'} phase); the outcome is unknown`
-          : `${stage} request timed out before it was sent (${e.event ?? 'unknown'} phase)`,
-        { outcomeUnknown: sent, cause },
+        `${stage} request timed out ${sent ? 'after' : 'before'} it was sent (${e.event ?? 'unknown'} phase)${unknown ? '; the outcome is unknown' : ''}`,
+        { outcomeUnknown: unknown, cause },
       );
     }
     case 'AbortError':
       return new ProvisioningError('network_error', `${stage} request aborted`, {
-        outcomeUnknown: requestWasSent(e),
+        outcomeUnknown: changesState(stage) && requestWasSent(e),
         cause,
       });
   }
@@ -89,7 +94,7 @@ export function classify(err: unknown, stage: Stage): ProvisioningError {
     return new ProvisioningError('insecure_endpoint', `TLS verification failed (${e.code})`, { cause });
   }
   if (e.code !== undefined && NETWORK_CODES.has(e.code)) {
-    const sent = requestWasSent(e);
+    const sent = changesState(stage) && requestWasSent(e);
     return new ProvisioningError(
       'network_error',
       `${stage} request failed: ${e.code}${sent ? ' after the request was sent; the outcome is unknown' : ''}`,
@@ -100,7 +105,7 @@ export function classify(err: unknown, stage: Stage): ProvisioningError {
   return new ProvisioningError(
     'network_error',
     `${stage} request failed unexpectedly (${e.name ?? 'Error'}${e.code ? ` ${e.code}` : ''})`,
-    { outcomeUnknown: requestWasSent(e), cause },
+    { outcomeUnknown: changesState(stage) && requestWasSent(e), cause },
   );
 }
 
@@ -133,10 +138,13 @@ export function parseOAuthError(body: string): { error: string; description?: st
 
 const MAX_SERVER_TEXT = 300;
 
-/** Server-supplied text goes into failure reasons; keep it short and printable. */
-function serverText(text: string): string {
+/**
+ * Server-supplied text goes into failure reasons; keep it short and printable. Secrets are redacted
+ * before the text is cut, so a cut can never leave part of a secret behind.
+ */
+function serverText(text: string, secrets: readonly string[]): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const clean = redact(text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim(), secrets);
   return clean.length > MAX_SERVER_TEXT ? `${clean.slice(0, MAX_SERVER_TEXT)}…` : clean;
 }
 
@@ -154,7 +162,7 @@ export function classifyResponse(
   const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], now);
   const oauth = parseOAuthError(answer.body);
   const detail = oauth
-    ? `: ${serverText(oauth.error)}${oauth.description ? ` (${serverText(oauth.description)})` : ''}`
+    ? `: ${serverText(oauth.error, secrets)}${oauth.description ? ` (${serverText(oauth.description, secrets)})` : ''}`
     : '';
   const message = redact(`${stage} endpoint answered HTTP ${status}${detail}`, secrets);
   const options = { status, retryAfterMs };

@@ -163,7 +163,10 @@ export function createHttpClient(options: HttpClientOptions = {}): ClosableHttpC
     return {
       status: response.statusCode ?? 0,
       headers: { ...response.headers },
-      body: Buffer.concat(chunks).toString('utf8'),
+      // A UTF-8 byte order mark (IIS, .NET) is not part of the JSON; JSON.parse would choke on it.
+      body: Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/^\uFEFF/, ''),
       url: url.href,
     };
   }

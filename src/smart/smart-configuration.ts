@@ -98,9 +98,31 @@ export function parseJsonObject(body: string, what: string): Record<string, unkn
   return parsed as Record<string, unknown>;
 }
 
+/**
+ * Optional fields that are null or of the wrong type (servers built on Java or .NET serialisers send
+ * `"registration_endpoint": null`) are dropped with a warning rather than failing the whole document:
+ * a missing optional field is something we already handle.
+ */
+function dropUnusableOptionalFields(
+  raw: Record<string, unknown>,
+  warnings: string[],
+): Record<string, unknown> {
+  const cleaned = { ...raw };
+  for (const [field, schema] of Object.entries(documentSchema.shape)) {
+    if (field === 'token_endpoint' || !(field in cleaned)) continue;
+    const value = cleaned[field];
+    if (value === null || !schema.safeParse(value).success) {
+      delete cleaned[field];
+      warnings.push(`${field} is ${value === null ? 'null' : 'of the wrong type'} and was ignored`);
+    }
+  }
+  return cleaned;
+}
+
 /** Validates and normalises the body of `/.well-known/smart-configuration`. */
 export function parseSmartConfiguration(body: string, fhirBaseUrl: string): SmartConfiguration {
-  const raw = parseJsonObject(body, 'the SMART configuration document');
+  const warnings: string[] = [];
+  const raw = dropUnusableOptionalFields(parseJsonObject(body, 'the SMART configuration document'), warnings);
   const result = documentSchema.safeParse(raw);
   if (!result.success) {
     throw new ProvisioningError(
@@ -109,7 +131,6 @@ export function parseSmartConfiguration(body: string, fhirBaseUrl: string): Smar
     );
   }
   const doc = result.data;
-  const warnings: string[] = [];
   const endpoint = (value: string | undefined, field: string) =>
     value === undefined || value === '' ? undefined : resolveEndpoint(value, fhirBaseUrl, field, warnings);
 

@@ -112,6 +112,30 @@ describe('dcr registration faults', () => {
     expect(client.warnings.join(' ')).toContain('client_secret_expires_at is missing');
   });
 
+  it('reads what real servers send: a BOM, a numeric client_id, a blank secret, an ISO-date expiry', async () => {
+    answerRegistration({
+      status: 201,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: `\uFEFF${JSON.stringify({ client_id: 12345, client_secret: '', client_id_issued_at: 'soon' })}`,
+    });
+    const { client } = await registerAtStub();
+    expect(client.clientId).toBe('12345');
+    expect(client.clientSecret).toBeUndefined();
+    expect(client.warnings.join(' ')).toContain('client_id was a number');
+    answerRegistration({
+      status: 201,
+      json: { client_id: 'iso', client_secret: 's', client_secret_expires_at: '2030-01-01T00:00:00Z' },
+    });
+    expect((await registerAtStub()).client.clientSecretExpiresAt).toBe(
+      Date.parse('2030-01-01T00:00:00Z') / 1000,
+    );
+  });
+
+  it('reports an unusable 2xx as invalid_response with an unknown outcome: a client may exist', async () => {
+    answerRegistration({ status: 201, json: { client_secret: 'x' } });
+    await failure(registerAtStub(), { code: 'invalid_response', outcomeUnknown: true });
+  });
+
   it('refuses a 2xx that is not JSON as invalid_response', async () => {
     answerRegistration({ status: 201, headers: { 'content-type': 'text/html' }, body: '<html>ok</html>' });
     await failure(registerAtStub(), { code: 'invalid_response', retryable: false });
@@ -246,6 +270,20 @@ describe('dcr discovery tolerance and faults', () => {
 
   it('reports a server with neither discovery document as discovery_invalid', async () => {
     await failure(registerAtStub(), { code: 'discovery_invalid', status: 404 });
+  });
+
+  it('reads a discovery document that starts with a byte order mark', async () => {
+    stub.on('GET', '/fhir/.well-known/smart-configuration', {
+      headers: { 'content-type': 'application/json' },
+      body: `\uFEFF${JSON.stringify({ token_endpoint: stub.url('/token'), registration_endpoint: stub.url('/register') })}`,
+    });
+    stub.on('POST', '/register', { status: 201, json: { client_id: 'bom-ok' } });
+    expect((await registerAtStub()).client.clientId).toBe('bom-ok');
+  });
+
+  it('reports a discovery GET that times out as timeout without an unknown outcome: a GET changes nothing', async () => {
+    stub.on('GET', '/fhir/.well-known/smart-configuration', { hang: true });
+    await failure(registerAtStub(), { code: 'timeout', outcomeUnknown: false });
   });
 
   it('reports a discovery document that is not JSON, or lacks token_endpoint, as discovery_invalid', async () => {

@@ -148,3 +148,18 @@ describe('failures/codes', () => {
     expect(isRetryable('invalid_job')).toBe(false);
   });
 });
+
+describe('failures/classifyResponse and long server text', () => {
+  it('leaves no part of an echoed token when the description is cut to length', () => {
+    const token = 'IAT-SECRET-0123456789abcdef';
+    const failure = classifyResponse(
+      'registration',
+      answer(400, {
+        error: 'invalid_client_metadata',
+        error_description: `${'x'.repeat(285)} token ${token}`,
+      }),
+      [token],
+    );
+    expect(failure.message).not.toContain('IAT-SECRET');
+  });
+});

@@ -141,3 +141,18 @@ describe('smart/parseCapabilityStatement', () => {
     ).toThrow(/no oauth-uris extension/);
   });
 });
+
+describe('smart/parseSmartConfiguration with serialiser quirks', () => {
+  it('treats null optional fields as absent, so a null registration_endpoint means no dynamic registration', () => {
+    const config = parse({ ...smart22, registration_endpoint: null, issuer: null, scopes_supported: null });
+    expect(supportsDynamicRegistration(config)).toBe(false);
+    expect(config.issuer).toBeUndefined();
+    expect(config.warnings).toContain('registration_endpoint is null and was ignored');
+  });
+
+  it('ignores an unused optional field of the wrong type instead of failing the document', () => {
+    const config = parse({ ...smart22, scopes_supported: 'launch openid' });
+    expect(config.scopesSupported).toBeUndefined();
+    expect(config.warnings).toContain('scopes_supported is of the wrong type and was ignored');
+  });
+});
