@@ -10,6 +10,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** A URL's user name and password (a Redis password in REDIS_URL) never appear in an error. */
+function withoutUserinfo(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.fromEntries(
     Object.keys(configSchema.shape)
@@ -22,7 +27,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const variable = String(issue.path[0] ?? '(configuration)');
       const raw = env[variable];
       const shown =
-        raw === undefined || SECRET_VARIABLES.has(variable) ? '' : ` (got ${JSON.stringify(raw)})`;
+        raw === undefined || SECRET_VARIABLES.has(variable)
+          ? ''
+          : ` (got ${JSON.stringify(withoutUserinfo(raw))})`;
       return `${variable} ${issue.message}${shown}`;
     });
     throw new ConfigError(problems);

@@ -352,7 +352,21 @@ const serializedSize: Rule = (m) => {
     : [];
 };
 
+// Credentials the server issues, never the client: in a request they can only be a mistake, and
+// metadata is queued in Redis, where no secret may go.
+const CREDENTIAL_FIELDS = ['client_secret', 'registration_access_token', 'initial_access_token'] as const;
+
+const noCredentials: Rule = (m) =>
+  CREDENTIAL_FIELDS.filter((field) => m[field] !== undefined).map((field) => ({
+    path: [field],
+    message:
+      field === 'initial_access_token'
+        ? 'must not be part of the metadata; pass the initial access token as initialAccessToken instead'
+        : 'is issued by the server and must not be sent; remove it',
+  }));
+
 const RULES: readonly Rule[] = [
+  noCredentials,
   jwksAndJwksUri,
   jwksPublicKeys,
   privateKeyJwtNeedsKeys,

@@ -17,6 +17,7 @@ export function retryDelayMs(
   random: () => number = Math.random,
 ): number {
   if (retryAfterMs !== undefined) return Math.max(retryAfterMs, baseMs);
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  // Already the first retry spreads over [base, 2·base], so jobs that failed together do not retry together.
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(1, attemptsMade));
   return Math.round(baseMs + random() * (ceiling - baseMs));
 }

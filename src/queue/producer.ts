@@ -147,6 +147,7 @@ export function producerSettingsFromConfig(
   config: Pick<
     Config,
     | 'ALLOW_INSECURE_LOCALHOST'
+    | 'ALLOWED_PRIVATE_HOSTS'
     | 'SECRET_NAME_PREFIX'
     | 'JOB_ATTEMPTS'
     | 'COMPLETED_JOBS_MAX_AGE_S'
@@ -157,6 +158,7 @@ export function producerSettingsFromConfig(
 ): Omit<ProducerOptions, 'queue' | 'secretStore' | 'registry'> {
   return {
     allowInsecureLocalhost: config.ALLOW_INSECURE_LOCALHOST,
+    allowedPrivateHosts: config.ALLOWED_PRIVATE_HOSTS,
     secretNamePrefix: config.SECRET_NAME_PREFIX,
     attempts: config.JOB_ATTEMPTS,
     retention: {

@@ -6,12 +6,21 @@ import { z } from 'zod';
 import { checkClientMetadata } from '../dcr/index.js';
 import { REGISTRATION_REASONS } from '../events/index.js';
 import { checkOutboundUrl } from '../http/index.js';
+import { initialAccessTokenSecretName, registrationSecretName, secretNameProblem } from '../secrets/index.js';
 
 export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export interface RequestRules {
   /** ALLOW_INSECURE_LOCALHOST: http:// is accepted only to loopback, and only with this. */
   allowInsecureLocalhost: boolean;
+  /** ALLOWED_PRIVATE_HOSTS: private addresses written as IP literals are accepted when listed. */
+  allowedPrivateHosts?: readonly string[];
+  /**
+   * SECRET_NAME_PREFIX. When given, the secret names a request leads to are checked up front (a 400,
+   * not a job that fails later), and an initial access token may be read only from under
+   * `${prefix}${tenantId}/` — a caller must not be able to send another tenant's token anywhere.
+   */
+  secretNamePrefix?: string;
 }
 
 const outboundUrl = (rules: RequestRules) =>
@@ -19,7 +28,7 @@ const outboundUrl = (rules: RequestRules) =>
     try {
       checkOutboundUrl(value, {
         allowInsecureLocalhost: rules.allowInsecureLocalhost,
-        allowedPrivateHosts: [],
+        allowedPrivateHosts: rules.allowedPrivateHosts ?? [],
       });
     } catch (err) {
       const reason = err instanceof Error ? err.message : 'is not allowed';
@@ -58,25 +67,64 @@ const common = (rules: RequestRules) => ({
   reason: z.enum(REGISTRATION_REASONS).default('onboarding'),
 });
 
+interface SecretNameInputs {
+  tenantId: string;
+  fhirBaseUrl: string;
+  initialAccessToken?: { secretId: string } | { value: string } | undefined;
+}
+
+function checkSecretNames(rules: RequestRules, request: SecretNameInputs, ctx: z.RefinementCtx): void {
+  const prefix = rules.secretNamePrefix;
+  if (prefix === undefined) return;
+  try {
+    registrationSecretName(prefix, request.tenantId, request.fhirBaseUrl);
+    if (request.initialAccessToken && 'value' in request.initialAccessToken) {
+      initialAccessTokenSecretName(prefix, request.tenantId, request.fhirBaseUrl);
+    }
+  } catch (err) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fhirBaseUrl'],
+      message: `leads to a secret name Secrets Manager refuses (${err instanceof Error ? err.message : 'invalid'}); use a shorter base URL or tenant id`,
+    });
+  }
+  const reference = request.initialAccessToken;
+  if (reference && 'secretId' in reference) {
+    const own = `${prefix}${request.tenantId}/`;
+    const problem = secretNameProblem(reference.secretId);
+    if (problem !== undefined || !reference.secretId.startsWith(own)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['initialAccessToken', 'secretId'],
+        message: problem ? `is not a valid secret name: it ${problem}` : `must name a secret under ${own}`,
+      });
+    }
+  }
+}
+
 /** What a producer accepts: the initial access token may come as a value, which is stored first. */
 export function registrationRequestSchema(rules: RequestRules) {
-  return z.strictObject({
-    ...common(rules),
-    initialAccessToken: z
-      .union([secretReference, z.strictObject({ value: z.string().min(1, 'must not be empty') })], {
-        error: 'must be {"secretId": "..."} or {"value": "..."}',
-      })
-      .optional(),
-  });
+  return z
+    .strictObject({
+      ...common(rules),
+      initialAccessToken: z
+        .union([secretReference, z.strictObject({ value: z.string().min(1, 'must not be empty') })], {
+          error: 'must be {"secretId": "..."} or {"value": "..."}',
+        })
+        .optional(),
+    })
+    .superRefine((request, ctx) => checkSecretNames(rules, request, ctx));
 }
 
 /** What is queued: never a secret, only references to the secret store. */
 export function registrationJobSchema(rules: RequestRules) {
-  return z.strictObject({
-    ...common(rules),
-    initialAccessToken: secretReference.optional(),
-    requestedAt: z.iso.datetime(),
-  });
+  return z
+    .strictObject({
+      ...common(rules),
+      initialAccessToken: secretReference.optional(),
+      requestedAt: z.iso.datetime(),
+    })
+    .superRefine((job, ctx) => checkSecretNames(rules, job, ctx));
 }
 
 export type RegistrationRequest = z.input<ReturnType<typeof registrationRequestSchema>>;

@@ -69,3 +69,11 @@ describe('config/loadConfig', () => {
     );
   });
 });
+
+describe('config/loadConfig errors', () => {
+  it('never echoes the password of a URL it refuses', () => {
+    const message = problemsOf({ REDIS_URL: 'valkey://:Sup3rSecretPw@cache.internal:6379' });
+    expect(message).toContain('REDIS_URL');
+    expect(message).not.toContain('Sup3rSecretPw');
+  });
+});

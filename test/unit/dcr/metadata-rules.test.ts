@@ -517,3 +517,19 @@ describe('dcr/metadata-rules', () => {
     });
   });
 });
+
+describe('dcr/checkClientMetadata and credentials', () => {
+  it('refuses credentials in the metadata, since metadata is queued where no secret may go', () => {
+    const result = checkClientMetadata({
+      redirect_uris: ['https://app.example/cb'],
+      client_secret: 'oops',
+      initial_access_token: 'also-oops',
+    });
+    expect(result.ok).toBe(false);
+    const issues = result.ok ? [] : result.issues;
+    expect(issues.map((i) => i.path[0])).toEqual(
+      expect.arrayContaining(['client_secret', 'initial_access_token']),
+    );
+    expect(JSON.stringify(issues)).not.toContain('oops');
+  });
+});

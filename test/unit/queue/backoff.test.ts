@@ -6,9 +6,9 @@ const settings = { baseMs: 2000, maxMs: 900_000 };
 describe('queue/retryDelayMs', () => {
   it('waits at least the base and at most the doubling ceiling (full jitter)', () => {
     expect(retryDelayMs(1, undefined, settings, () => 0)).toBe(2000);
-    expect(retryDelayMs(1, undefined, settings, () => 1)).toBe(2000);
-    expect(retryDelayMs(3, undefined, settings, () => 1)).toBe(8000);
-    expect(retryDelayMs(3, undefined, settings, () => 0.5)).toBe(5000);
+    expect(retryDelayMs(1, undefined, settings, () => 1)).toBe(4000);
+    expect(retryDelayMs(3, undefined, settings, () => 1)).toBe(16000);
+    expect(retryDelayMs(3, undefined, settings, () => 0.5)).toBe(9000);
   });
 
   it('never exceeds BACKOFF_MAX_MS however many attempts were made', () => {

@@ -62,3 +62,33 @@ describe('queue/registrationKey', () => {
     expect(a).not.toBe(registrationKey('t2', 'https://ehr.example/fhir'));
   });
 });
+
+describe('queue/registrationRequestSchema with a secret name prefix', () => {
+  const strict = registrationRequestSchema({ allowInsecureLocalhost: false, secretNamePrefix: 'dcr/' });
+  const issues = (input: unknown) => {
+    const result = strict.safeParse(input);
+    return result.success ? [] : requestIssues(result.error);
+  };
+
+  it("reads an initial access token only from under the tenant's own prefix", () => {
+    expect(issues({ ...valid, initialAccessToken: { secretId: 'dcr/acme-health/iat' } })).toEqual([]);
+    expect(issues({ ...valid, initialAccessToken: { secretId: 'dcr/other-tenant/iat' } })).toEqual([
+      { path: 'initialAccessToken.secretId', message: 'must name a secret under dcr/acme-health/' },
+    ]);
+  });
+
+  it('answers up front when the base URL leads to a secret name Secrets Manager refuses', () => {
+    const long = { ...valid, fhirBaseUrl: `https://ehr.example/${'p'.repeat(500)}` };
+    expect(issues(long).map((i) => i.path)).toEqual(['fhirBaseUrl']);
+  });
+
+  it('accepts a private IP literal only when it is allow-listed', () => {
+    const privateIp = { ...valid, fhirBaseUrl: 'https://10.0.0.5/fhir' };
+    expect(issues(privateIp).map((i) => i.path)).toEqual(['fhirBaseUrl']);
+    const allowed = registrationRequestSchema({
+      allowInsecureLocalhost: false,
+      allowedPrivateHosts: ['10.0.0.5'],
+    });
+    expect(allowed.safeParse(privateIp).success).toBe(true);
+  });
+});
