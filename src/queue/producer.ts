@@ -66,15 +66,34 @@ export class RegistrationProducer {
   /** One result per input, in order; a bad item never rejects the others. */
   async enqueueMany(inputs: readonly unknown[]): Promise<EnqueueResult[]> {
     const results: EnqueueResult[] = new Array(inputs.length);
-    const prepared: Prepared[] = [];
+    const valid: Array<{ index: number; key: string; request: ValidRegistrationRequest }> = [];
     for (const [index, input] of inputs.entries()) {
       const parsed = this.#schema.safeParse(input);
-      if (!parsed.success) {
+      if (parsed.success) {
+        valid.push({
+          index,
+          key: registrationKey(parsed.data.tenantId, parsed.data.fhirBaseUrl),
+          request: parsed.data,
+        });
+      } else {
         results[index] = { status: 'invalid', issues: requestIssues(parsed.error) };
+      }
+    }
+    // A duplicate is answered before its initial access token is stored: storing it would replace the
+    // token the queued job is about to use (a one-shot token would then be spent by the wrong job).
+    // Issued together, the lookups travel in one round trip.
+    const queued = await Promise.all(valid.map(({ key }) => this.#options.queue.getDeduplicationJobId(key)));
+    const prepared: Prepared[] = [];
+    const inBatch = new Map<string, string>();
+    for (const [i, { index, key, request }] of valid.entries()) {
+      const existing = inBatch.get(key) ?? queued[i];
+      if (existing) {
+        results[index] = { status: 'already_queued', jobId: existing };
         continue;
       }
-      const key = registrationKey(parsed.data.tenantId, parsed.data.fhirBaseUrl);
-      prepared.push({ index, key, jobId: newJobId(key), payload: await this.#toJob(parsed.data) });
+      const jobId = newJobId(key);
+      inBatch.set(key, jobId);
+      prepared.push({ index, key, jobId, payload: await this.#toJob(request) });
     }
     if (prepared.length === 0) return results;
 

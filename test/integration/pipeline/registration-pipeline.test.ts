@@ -183,3 +183,30 @@ describe('registration pipeline', () => {
     });
   });
 });
+
+describe('initial access tokens of duplicates', () => {
+  it('keeps the queued job’s token when a duplicate arrives with another one', async () => {
+    await pipeline.queue.pause();
+    try {
+      const request = (value: string) => ({
+        tenantId: 'iat-dup',
+        fhirBaseUrl: smart.fhirBaseUrl,
+        clientMetadata: metadataFor(0),
+        initialAccessToken: { value },
+      });
+      const first = await pipeline.producer.enqueue(request('first-token-value-1'));
+      const second = await pipeline.producer.enqueue(request('second-token-value-2'));
+      expect(second).toEqual({ status: 'already_queued', jobId: (first as { jobId: string }).jobId });
+      const [inBatchA, inBatchB] = await pipeline.producer.enqueueMany([
+        { ...request('third-token-value-3'), tenantId: 'iat-dup-2' },
+        { ...request('fourth-token-value-4'), tenantId: 'iat-dup-2' },
+      ]);
+      expect(inBatchB).toEqual({ status: 'already_queued', jobId: (inBatchA as { jobId: string }).jobId });
+      const job = await pipeline.queue.getJob((first as { jobId: string }).jobId);
+      const secretId = (job?.data as { initialAccessToken: { secretId: string } }).initialAccessToken.secretId;
+      expect((await pipeline.secretStore.readCurrent(secretId))?.value).toBe('first-token-value-1');
+    } finally {
+      await pipeline.queue.resume();
+    }
+  });
+});
