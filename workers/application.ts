@@ -28,7 +28,7 @@ import { type RunningWorker, startRegistrationWorker } from './registration-work
 export interface ApplicationOptions {
   /** Run the registration worker in this process. @defaultValue true */
   worker?: boolean;
-  /** Serve the API, the board, probes and metrics. @defaultValue true */
+  /** Serve the API and the board; without them only /healthz, /readyz and /metrics. @defaultValue true */
   server?: boolean;
   /** Human-readable log lines (the demo). @defaultValue false: JSON lines */
   pretty?: boolean;
@@ -37,8 +37,8 @@ export interface ApplicationOptions {
 }
 
 export interface RunningApplication {
-  /** The server's base URL, when it runs. */
-  url?: string;
+  /** The HTTP server's base URL. */
+  url: string;
   producer: RegistrationProducer;
   status: StatusSources;
   logger: Logger;
@@ -101,18 +101,19 @@ export async function startApplication(
   };
   try {
     if (options.worker ?? true) worker = await startRegistrationWorker(config, { logger, metrics });
-    if (options.server ?? true) {
-      const app = await buildServer({
-        config,
-        producer,
-        status,
-        redis,
-        metrics: metrics.registry,
-        logger,
-      });
-      server = await listen(app, config, options.fallbackToFreePort ?? false);
-      logger.info({ url: server.url }, 'http server listening');
-    }
+    // A worker-only process still serves the probes and its metrics (jobs it ran, queue depth).
+    const probesOnly = !(options.server ?? true);
+    const app = await buildServer({
+      config,
+      producer,
+      status,
+      redis,
+      metrics: metrics.registry,
+      logger,
+      probesOnly,
+    });
+    server = await listen(app, config, options.fallbackToFreePort ?? false);
+    logger.info({ url: server.url, probesOnly }, 'http server listening');
   } catch (err) {
     await shutdown();
     throw err;
@@ -120,7 +121,7 @@ export async function startApplication(
 
   let closing: Promise<void> | undefined;
   return {
-    ...(server ? { url: server.url } : {}),
+    url: (server as RunningServer).url,
     producer,
     status,
     logger,

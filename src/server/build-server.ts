@@ -36,6 +36,11 @@ export interface ServerOptions {
   bulkDependencyTimeoutMs?: number;
   /** How long /readyz waits for Redis and the queue to answer. @defaultValue 2000 */
   readinessTimeoutMs?: number;
+  /**
+   * Serve only /healthz, /readyz and /metrics: what a worker-only process (`dcr-provisioner worker`)
+   * offers, so its job metrics can be scraped too. @defaultValue false
+   */
+  probesOnly?: boolean;
 }
 
 function loggerOptions(options: ServerOptions) {
@@ -72,6 +77,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...(options.metrics ? { metrics: options.metrics } : {}),
     readinessTimeoutMs: options.readinessTimeoutMs ?? 2000,
   });
+  if (options.probesOnly) return app;
 
   await app.register(
     async (v1) => {

@@ -49,17 +49,17 @@ const exitCode = (child: ChildProcess) =>
 describe('service processes', () => {
   for (const [command, ready] of [
     ['start', ['registration worker started', 'http server listening']],
-    ['worker', ['registration worker started']],
+    ['worker', ['registration worker started', 'http server listening']],
     ['server', ['http server listening']],
   ] as const) {
     it(`${command} comes up and exits 0 on SIGTERM`, async () => {
       const { child, output } = launch(command);
       await until(() => ready.every((line) => output().includes(line)), `${command} start-up`);
-      if (command !== 'worker') {
-        const url = /"url":"(http:\/\/[^"]+)"/.exec(output())?.[1];
-        const health = await fetch(`${url}/healthz`);
-        expect(health.status).toBe(200);
-      }
+      const url = /"url":"(http:\/\/[^"]+)"/.exec(output())?.[1];
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${url}/metrics`)).status).toBe(200);
+      // A worker-only process serves the probes and metrics, not the API.
+      expect((await fetch(`${url}/v1/registrations/x`)).status).toBe(command === 'worker' ? 404 : 200);
       const exited = exitCode(child);
       child.kill('SIGTERM');
       expect(await exited, output()).toBe(0);
