@@ -1,9 +1,12 @@
 // The register-client job type: its name, the payload it carries, and the processor that adapts a
 // BullMQ job to the provisioning use case. The job's data holds the queued request plus the
-// use case's non-secret checkpoint.
+// use case's non-secret checkpoint. A server with no room for the job's request (ServerBusyError) delays
+// the job with moveToDelayed + DelayedError: no attempt is spent, the checkpoint stays in the data, and
+// the worker takes jobs for other servers meanwhile.
 
-import type { Job, Processor } from 'bullmq';
+import { DelayedError, type Job, type Processor } from 'bullmq';
 import { isProvisioningError } from '../src/failures/index.js';
+import { findServerBusy, type ServerBusyError } from '../src/limits/index.js';
 import {
   type Checkpoint,
   type CheckpointStore,
@@ -27,10 +30,16 @@ function jobCheckpointStore(job: Job<RegisterClientData>): CheckpointStore {
   };
 }
 
+export interface RegisterClientProcessorOptions {
+  /** Told each time a job is put off because its server had no room (metrics, debug log). */
+  onDelayed?: (job: Job<RegisterClientData>, busy: ServerBusyError) => void;
+}
+
 export function registerClientProcessor(
   deps: RegistrationDeps,
+  options: RegisterClientProcessorOptions = {},
 ): Processor<RegisterClientData, RegistrationOutcome> {
-  return async (job, _token, signal) => {
+  return async (job, token, signal) => {
     const { checkpoint: _checkpoint, ...payload } = job.data;
     try {
       return await runRegistration(
@@ -45,6 +54,13 @@ export function registerClientProcessor(
         deps,
       );
     } catch (err) {
+      const busy = findServerBusy(err);
+      if (busy) {
+        // The token proves this worker holds the job's lock; DelayedError tells BullMQ not to fail it.
+        await job.moveToDelayed(Date.now() + busy.retryAfterMs, token);
+        options.onDelayed?.(job, busy);
+        throw new DelayedError();
+      }
       throw isProvisioningError(err) ? toQueueError(err) : err;
     }
   };

@@ -1,5 +1,6 @@
-// The registration worker, wired from the configuration: outbound client, secret store, event
-// publisher, shared discovery cache, registry, logger and metrics around the BullMQ worker. Wiring only;
+// The registration worker, wired from the configuration: outbound client, secret store (behind the
+// fleet's write budget), event publisher, shared discovery cache, registry, per-server limiter, logger and
+// metrics around the BullMQ worker. Wiring only;
 // `dcr-provisioner worker` and `start` run it (src/cli/run-service.ts) and stop it on SIGTERM/SIGINT.
 
 import { performance } from 'node:perf_hooks';
@@ -9,6 +10,14 @@ import type { Config } from '../src/config/index.js';
 import { RedisDiscoveryCache } from '../src/discovery-cache/index.js';
 import { eventStreamKey, RedisStreamEventPublisher } from '../src/events/index.js';
 import { createHttpClient, httpClientOptionsFromConfig } from '../src/http/index.js';
+import {
+  breakerTransitionLog,
+  budgetSecretWrites,
+  RedisServerLimiter,
+  RedisWriteBudget,
+  secretWriteBudgetKey,
+  serverLimiterSettingsFromConfig,
+} from '../src/limits/index.js';
 import {
   createLogger,
   createMetrics,
@@ -62,9 +71,40 @@ export async function startRegistrationWorker(
   const metrics =
     overrides.metrics ?? createMetrics({ ...(depthQueue ? { queue: depthQueue } : {}), logger });
   const secretStore = overrides.secretStore ?? createSecretStore(config);
+  const serverLimiter = new RedisServerLimiter({
+    redis: connection,
+    prefix: config.QUEUE_PREFIX,
+    ...serverLimiterSettingsFromConfig(config),
+    // One line per transition, naming the host: logs may name servers, metric labels may not.
+    onTransition: (transition) => {
+      const { level, message } = breakerTransitionLog(transition);
+      logger[level]({ ...transition }, message);
+    },
+  });
+  // The gauge reads the fleet's breakers from Redis (attached to the shared registry when it is not
+  // ours); once the worker has stopped, its connection is gone and the last count stands.
+  let stopped = false;
+  let openBreakers = 0;
+  createMetrics({
+    registry: metrics.registry,
+    breakers: {
+      countOpenBreakers: async () => {
+        if (!stopped) openBreakers = await serverLimiter.countOpenBreakers();
+        return openBreakers;
+      },
+    },
+  });
+  const writeBudget = new RedisWriteBudget({
+    redis: connection,
+    key: secretWriteBudgetKey(config.QUEUE_PREFIX),
+    ratePerSecond: config.SECRET_WRITES_PER_S,
+  });
+  const budgetedStore = budgetSecretWrites(secretStore, writeBudget, {
+    onWait: (waitMs) => metrics.secretWriteWait.observe(waitMs / 1000),
+  });
   const deps: RegistrationDeps = {
     http,
-    secretStore: instrumentSecretStore(secretStore, metrics),
+    secretStore: instrumentSecretStore(budgetedStore, metrics),
     events: new RedisStreamEventPublisher({
       redis: connection,
       streamKey: eventStreamKey(config.QUEUE_PREFIX),
@@ -82,9 +122,19 @@ export async function startRegistrationWorker(
       : {}),
     log: overrides.log ?? logger,
     observer: createProvisioningObserver({ metrics, logger }),
+    serverLimiter,
   };
   const backoff = { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS };
-  const worker = new Worker(REGISTRATION_QUEUE, registerClientProcessor(deps), {
+  const processor = registerClientProcessor(deps, {
+    onDelayed: (job, busy) => {
+      metrics.jobsDelayed.inc({ reason: busy.reason });
+      logger.debug(
+        { jobId: job.id, host: busy.host, reason: busy.reason, waitMs: busy.retryAfterMs },
+        'registration job delayed: its server has no room',
+      );
+    },
+  });
+  const worker = new Worker(REGISTRATION_QUEUE, processor, {
     connection,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
@@ -107,6 +157,7 @@ export async function startRegistrationWorker(
 
   let closing: Promise<void> | undefined;
   const stop = async () => {
+    stopped = true;
     logger.info({ queue: REGISTRATION_QUEUE, prefix: config.QUEUE_PREFIX }, 'registration worker stopping');
     const started = performance.now();
     await worker.close();

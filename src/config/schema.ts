@@ -43,6 +43,106 @@ const hostList = z
     z.array(z.string().regex(/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/, 'must list host names separated by commas')),
   );
 
+/** A positive number, decimals allowed (a rate such as 0.5 per second). */
+const decimal = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, `must be a number from ${min} to ${max}`)
+    .default(String(fallback))
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+/** One host's politeness limits in SERVER_LIMITS; an absent field takes the fleet default. */
+export interface ServerLimitOverride {
+  concurrency?: number;
+  ratePerSecond?: number;
+}
+
+const SERVER_LIMIT_FIELDS = {
+  concurrency: { min: 1, max: 1000, whole: true, rule: 'a whole number from 1 to 1000' },
+  ratePerSecond: { min: 0.01, max: 10_000, whole: false, rule: 'a number from 0.01 to 10000' },
+} as const;
+
+const SERVER_LIMITS_SHAPE =
+  'must be a JSON object mapping hosts to limits, e.g. {"ehr.example": {"concurrency": 2, "ratePerSecond": 1}}';
+
+/**
+ * A SERVER_LIMITS key as the limiter sees hosts: `URL.host` of an https URL (lower case, default port
+ * dropped). Undefined for anything that is not a bare host with an optional port.
+ */
+function normalizeLimitHost(key: string): string | undefined {
+  const candidate = key.trim().toLowerCase();
+  if (candidate === '' || /[/?#@\s\\]/.test(candidate)) return undefined;
+  try {
+    return new URL(`https://${candidate}`).host || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// Every problem names the host and the field, so a long JSON value is fixed in one pass.
+const serverLimits = z
+  .string()
+  .trim()
+  .optional()
+  .transform((raw, ctx): Readonly<Record<string, Readonly<ServerLimitOverride>>> | undefined => {
+    if (raw === undefined || raw === '') return undefined;
+    const problem = (message: string) => ctx.addIssue({ code: 'custom', message });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      problem(`is not valid JSON; it ${SERVER_LIMITS_SHAPE}`);
+      return z.NEVER;
+    }
+    if (!isPlainObject(parsed)) {
+      problem(SERVER_LIMITS_SHAPE);
+      return z.NEVER;
+    }
+    const limits: Record<string, Readonly<ServerLimitOverride>> = {};
+    for (const [key, value] of Object.entries(parsed)) {
+      const host = normalizeLimitHost(key);
+      if (host === undefined) {
+        problem(`host "${key}" must be a host name or address with an optional port (no scheme or path)`);
+        continue;
+      }
+      if (Object.hasOwn(limits, host)) {
+        problem(`host "${key}" is listed twice (as "${host}")`);
+        continue;
+      }
+      if (!isPlainObject(value)) {
+        problem(`host "${key}" must map to an object with "concurrency" and/or "ratePerSecond"`);
+        continue;
+      }
+      const override: ServerLimitOverride = {};
+      for (const [field, setting] of Object.entries(value)) {
+        if (!Object.hasOwn(SERVER_LIMIT_FIELDS, field)) {
+          problem(`host "${key}" has an unknown field "${field}"; use "concurrency" and/or "ratePerSecond"`);
+          continue;
+        }
+        const { min, max, whole, rule } = SERVER_LIMIT_FIELDS[field as keyof ServerLimitOverride];
+        if (
+          typeof setting !== 'number' ||
+          !Number.isFinite(setting) ||
+          (whole && !Number.isInteger(setting)) ||
+          setting < min ||
+          setting > max
+        ) {
+          problem(`host "${key}" field "${field}" must be ${rule} (got ${JSON.stringify(setting)})`);
+          continue;
+        }
+        override[field as keyof ServerLimitOverride] = setting;
+      }
+      limits[host] = Object.freeze(override);
+    }
+    return Object.freeze(limits);
+  });
+
 export const configSchema = z
   .object({
     REDIS_URL: url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
@@ -83,6 +183,12 @@ export const configSchema = z
       .regex(/^[A-Za-z0-9._/#:-]{1,255}$/, 'must be a CloudWatch namespace (letters, digits, . _ / # : -)')
       .optional(),
     QUEUE_METRICS_INTERVAL_S: integer(10, 3600, 60),
+    SERVER_MAX_IN_FLIGHT: integer(1, 1000, 4),
+    SERVER_RATE_PER_S: decimal(0.01, 10_000, 5),
+    SERVER_LIMITS: serverLimits,
+    BREAKER_FAILURE_THRESHOLD: integer(1, 1000, 5),
+    BREAKER_COOLDOWN_MS: integer(100, 86_400_000, 60_000),
+    SECRET_WRITES_PER_S: decimal(0.1, 10_000, 40),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
         error: 'must be one of fatal, error, warn, info, debug, trace, silent',

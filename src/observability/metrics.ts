@@ -1,9 +1,11 @@
 // The Prometheus series of the product (README "Metrics"), on a registry the HTTP server serves at
-// /metrics. Labels hold outcomes, failure codes, cache results and operation names only: never a tenant,
-// URL, host or secret, so the series count stays fixed however many tenants and servers there are.
+// /metrics. Labels hold outcomes, failure codes, cache results, busy reasons and operation names only:
+// never a tenant, URL, host or secret, so the series count stays fixed however many tenants and servers
+// there are. Which server's breaker opened is in the logs, which may name hosts.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILURE_CODES, type FailureCode, failureCodes, isFailureCode } from '../failures/index.js';
+import { BUSY_REASONS } from '../limits/index.js';
 import { JOB_OUTCOMES, type JobOutcome, PHASE_OUTCOMES } from '../provisioning/index.js';
 import type { Logger } from './logger.js';
 
@@ -32,6 +34,8 @@ export type QueueState = (typeof QUEUE_STATES)[number];
 export const SECRET_STORE_OPERATIONS = ['write', 'readCurrent', 'readPrevious', 'list', 'readTags'] as const;
 export type SecretStoreOperation = (typeof SECRET_STORE_OPERATIONS)[number];
 
+/** Waits for a turn of the secret write budget: none at all, up to its 30 s bound. */
+const WAIT_BUCKETS_SECONDS = [0.001, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Outbound phases: from a cached lookup (milliseconds) to a request near HTTP_TIMEOUT_MS. */
 const PHASE_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** A whole attempt: its phases plus Redis round trips and in-process secret-write retries. */
@@ -44,6 +48,11 @@ export interface JobCountsSource {
   getJobCounts(...states: QueueState[]): Promise<Record<string, number>>;
 }
 
+/** What dcr_server_breakers_open reads on each scrape; the RedisServerLimiter is one. */
+export interface OpenBreakersSource {
+  countOpenBreakers(): Promise<number>;
+}
+
 export interface CreateMetricsOptions {
   /**
    * Where the series are registered; share one between the worker and the HTTP server of a process.
@@ -52,7 +61,9 @@ export interface CreateMetricsOptions {
   registry?: Registry;
   /** The registration queue, counted by state on each scrape; without it dcr_queue_jobs stays empty. */
   queue?: JobCountsSource;
-  /** Told when the queue cannot be counted (Redis down); the scrape still succeeds. */
+  /** The fleet's circuit breakers, counted on each scrape; without it dcr_server_breakers_open stays 0. */
+  breakers?: OpenBreakersSource;
+  /** Told when the queue or the breakers cannot be counted (Redis down); the scrape still succeeds. */
   logger?: Pick<Logger, 'warn'>;
   /**
    * How long a scrape waits for the queue counts. The worker's Redis connection queues commands while
@@ -81,21 +92,31 @@ export interface Metrics {
   secretStoreCalls: Counter<'operation' | 'outcome'>;
   /** dcr_queue_jobs{state}: jobs in the registration queue, read on scrape. */
   queueJobs: Gauge<'state'>;
+  /** dcr_jobs_delayed_total{reason}: jobs put off because their server had no room (no attempt spent). */
+  jobsDelayed: Counter<'reason'>;
+  /** dcr_server_breakers_open: servers whose breaker is open or half-open, fleet-wide, read on scrape. */
+  serverBreakersOpen: Gauge;
+  /** dcr_secret_write_wait_seconds: how long each secret write waited for the write budget. */
+  secretWriteWait: Histogram;
 }
 
 // prom-client refuses a series name twice in one registry; a second createMetrics on the same registry
 // (the worker and the server of one process) gets the instruments the first one made.
-const created = new WeakMap<Registry, { metrics: Metrics; watch(queue: JobCountsSource): void }>();
+const created = new WeakMap<
+  Registry,
+  { metrics: Metrics; watch(sources: Pick<CreateMetricsOptions, 'queue' | 'breakers'>): void }
+>();
 
 export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   const registry = options.registry ?? new Registry();
   const existing = created.get(registry);
   if (existing) {
-    if (options.queue) existing.watch(options.queue);
+    existing.watch(options);
     return existing.metrics;
   }
 
   let queue = options.queue;
+  let breakers = options.breakers;
   const timeoutMs = options.queueCountTimeoutMs ?? 2000;
   const registers = [registry];
 
@@ -114,6 +135,23 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
         options.logger?.warn(
           { err: err instanceof Error ? err.message : String(err) },
           'could not count the registration queue; dcr_queue_jobs keeps its last values',
+        );
+      }
+    },
+  });
+
+  const serverBreakersOpen: Gauge = new Gauge({
+    name: 'dcr_server_breakers_open',
+    help: 'Authorization servers (hosts) whose circuit breaker is open or half-open, fleet-wide, read at scrape time.',
+    registers,
+    async collect() {
+      if (!breakers) return;
+      try {
+        serverBreakersOpen.set(await withTimeout(breakers.countOpenBreakers(), timeoutMs));
+      } catch (err) {
+        options.logger?.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'could not count the open circuit breakers; dcr_server_breakers_open keeps its last value',
         );
       }
     },
@@ -175,6 +213,19 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       registers,
     }),
     queueJobs,
+    jobsDelayed: new Counter({
+      name: 'dcr_jobs_delayed_total',
+      help: 'Jobs put off without spending an attempt because their server had no room, by reason (in_flight, rate, breaker_open).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    serverBreakersOpen,
+    secretWriteWait: new Histogram({
+      name: 'dcr_secret_write_wait_seconds',
+      help: "Time each secret write waited for a turn of the fleet's secret write budget (SECRET_WRITES_PER_S).",
+      buckets: WAIT_BUCKETS_SECONDS,
+      registers,
+    }),
   };
   zeroKnownSeries(metrics);
 
@@ -185,8 +236,9 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
 
   created.set(registry, {
     metrics,
-    watch: (next) => {
-      queue ??= next;
+    watch: (sources) => {
+      queue ??= sources.queue;
+      breakers ??= sources.breakers;
     },
   });
   return metrics;
@@ -218,6 +270,7 @@ function zeroKnownSeries(metrics: Metrics): void {
     metrics.registrationRequestDuration.zero({ outcome });
     metrics.secretWriteDuration.zero({ outcome });
   }
+  for (const reason of BUSY_REASONS) metrics.jobsDelayed.inc({ reason }, 0);
   for (const operation of SECRET_STORE_OPERATIONS) {
     for (const outcome of [SECRET_STORE_SUCCESS, 'secret_store_unavailable', 'secret_store_rejected']) {
       metrics.secretStoreCalls.inc({ operation, outcome }, 0);

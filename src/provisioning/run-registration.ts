@@ -2,6 +2,9 @@
 // registration does"). It does not know which queue or process called it; the job adapter hands it a
 // checkpoint store and the attempt counters, and turns its ProvisioningError into the queue's terms.
 // What it measures goes to a ProvisioningObserver, so it knows nothing of metrics or log formats.
+// Every request to an authorization server first takes a permit from the ServerLimiter; when the
+// server has no room the use case throws a ServerBusyError, which is not a failure: the job adapter
+// delays the job, and neither its attempt count nor its checkpoint changes.
 
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -9,6 +12,7 @@ import { deleteClient, type RegisteredClient, registerClient } from '../dcr/inde
 import type { EventPublisher } from '../events/index.js';
 import { classify, isProvisioningError, ProvisioningError } from '../failures/index.js';
 import type { HttpClient } from '../http/index.js';
+import { findServerBusy, limitHttpClient, type ServerLimiter } from '../limits/index.js';
 import { registrationKey } from '../queue/registration-key.js';
 import {
   type RegistrationJob,
@@ -40,6 +44,12 @@ export interface RegistrationDeps {
   log?: Pick<Console, 'warn'> | { warn(obj: object, msg?: string): void };
   /** Receives phase latencies and one report per attempt's outcome. @defaultValue NOOP_OBSERVER */
   observer?: ProvisioningObserver;
+  /**
+   * Permits for the discovery and registration requests, per host requested. Without it requests go
+   * out unlimited (library use). The RFC 7592 delete of a client that could not be stored is not
+   * limited: it must not be put off.
+   */
+  serverLimiter?: ServerLimiter;
 }
 
 export interface JobContext {
@@ -102,6 +112,8 @@ export async function runRegistration(
     report({ outcome: 'completed', clientId: outcome.clientId });
     return outcome;
   } catch (err) {
+    // Not an outcome: the job waits for the server and this attempt starts again later.
+    if (findServerBusy(err)) throw err;
     const failure = classify(err, 'registration');
     // The job adapter hands anything but a ProvisioningError to the queue as is, and the queue retries it.
     const final = isProvisioningError(err)
@@ -129,6 +141,8 @@ async function validateAndProvision(
   try {
     return await provision(job, context, deps, phases);
   } catch (err) {
+    const busy = findServerBusy(err);
+    if (busy) throw busy;
     const failure = classify(err, 'registration');
     if (isFinalAttempt(failure, context))
       await publishFailure(failure, job, context, context.checkpoint.load(), deps);
@@ -237,8 +251,24 @@ async function registerAndStore(
     : undefined;
   const now = () => deps.now?.() ?? new Date();
 
+  // The intent marker is written once the POST has its permit, just before it is sent: a job that
+  // is delayed for want of a permit leaves its checkpoint as it was.
   const intent = { id: randomUUID(), at: now().toISOString() };
-  await context.checkpoint.save({ ...state, intent });
+  let intentSaved = false;
+  const saveIntent = async () => {
+    await context.checkpoint.save({ ...state, intent });
+    intentSaved = true;
+  };
+  const timed = recordingIntentBeforePost(timedRegistrationHttp(deps.http, phases), saveIntent);
+  const http = deps.serverLimiter
+    ? limitHttpClient(timed, deps.serverLimiter, {
+        onReleaseError: (err, host) =>
+          deps.log?.warn(
+            { jobId: context.jobId, host },
+            `could not hand back a server permit (it expires by itself): ${err instanceof Error ? err.message : String(err)}`,
+          ),
+      })
+    : timed;
 
   let client: RegisteredClient;
   let configuration: SmartConfiguration | undefined;
@@ -246,13 +276,18 @@ async function registerAndStore(
     ({ client, configuration } = await registerClient({
       fhirBaseUrl: job.fhirBaseUrl,
       metadata: job.clientMetadata,
-      http: timedRegistrationHttp(deps.http, phases),
+      http,
       ...(job.registrationEndpoint ? { registrationEndpoint: job.registrationEndpoint } : {}),
       ...(initialAccessToken ? { initialAccessToken } : {}),
       cache: timedDiscoveryCache(deps.discoveryCache, phases),
       ...(context.signal ? { signal: context.signal } : {}),
     }));
   } catch (err) {
+    const busy = findServerBusy(err);
+    if (busy) {
+      if (intentSaved) await context.checkpoint.save(withoutIntent(state));
+      throw busy;
+    }
     const failure = classify(err, 'registration');
     await context.checkpoint.save(
       failure.outcomeUnknown
@@ -294,6 +329,20 @@ async function registerAndStore(
   };
   await context.checkpoint.save(next);
   return next;
+}
+
+/** Saves the intent marker before the first POST goes out (registerClient sends exactly one). */
+function recordingIntentBeforePost(http: HttpClient, saveIntent: () => Promise<void>): HttpClient {
+  let saved: Promise<void> | undefined;
+  return {
+    async request(request) {
+      if (request.method === 'POST') {
+        saved ??= saveIntent();
+        await saved;
+      }
+      return http.request(request);
+    },
+  };
 }
 
 async function writeWithRetries(

@@ -61,6 +61,12 @@ export function pipelineEnv(name: string, env: Record<string, string> = {}): Rec
     BACKOFF_MAX_MS: '400',
     HTTP_TIMEOUT_MS: '3000',
     WORKER_CONCURRENCY: '8',
+    // Every stub server is one host: the fleet's politeness limits and breaker would only slow tests
+    // that are about something else. The limits' own tests set them back.
+    SERVER_MAX_IN_FLIGHT: '1000',
+    SERVER_RATE_PER_S: '10000',
+    BREAKER_FAILURE_THRESHOLD: '1000',
+    SECRET_WRITES_PER_S: '10000',
     ...env,
   };
 }

@@ -203,7 +203,8 @@ describe('initial access tokens of duplicates', () => {
       ]);
       expect(inBatchB).toEqual({ status: 'already_queued', jobId: (inBatchA as { jobId: string }).jobId });
       const job = await pipeline.queue.getJob((first as { jobId: string }).jobId);
-      const secretId = (job?.data as { initialAccessToken: { secretId: string } }).initialAccessToken.secretId;
+      const data = job?.data as { initialAccessToken: { secretId: string } } | undefined;
+      const secretId = data?.initialAccessToken.secretId ?? 'missing';
       expect((await pipeline.secretStore.readCurrent(secretId))?.value).toBe('first-token-value-1');
     } finally {
       await pipeline.queue.resume();

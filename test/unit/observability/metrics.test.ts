@@ -24,6 +24,9 @@ const DOCUMENTED = {
   dcr_secret_write_duration_seconds: { type: 'histogram', labels: ['outcome'] },
   dcr_secret_store_calls_total: { type: 'counter', labels: ['operation', 'outcome'] },
   dcr_queue_jobs: { type: 'gauge', labels: ['state'] },
+  dcr_jobs_delayed_total: { type: 'counter', labels: ['reason'] },
+  dcr_server_breakers_open: { type: 'gauge', labels: [] },
+  dcr_secret_write_wait_seconds: { type: 'histogram', labels: [] },
 } as const;
 
 async function series(registry: Registry) {

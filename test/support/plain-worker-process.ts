@@ -1,0 +1,19 @@
+// A registration worker in its own process, configured from the environment exactly as in production,
+// so that a test can run a fleet of two. It reports 'ready' to the parent (IPC), forwards its log lines
+// as `{ log: line }` messages, and stops cleanly on SIGTERM or when the parent goes away.
+
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/observability/index.js';
+import { startRegistrationWorker } from '../../workers/registration-worker.js';
+
+const logger = createLogger({
+  level: 'debug',
+  destination: { write: (line: string) => process.send?.({ log: line }) },
+});
+const running = await startRegistrationWorker(loadConfig(), { logger });
+const stop = () => {
+  running.close().finally(() => process.exit(0));
+};
+process.once('SIGTERM', stop);
+process.once('disconnect', stop);
+process.send?.('ready');
