@@ -138,6 +138,9 @@ export async function startRegistrationWorker(
     connection,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
+    // A job cut off by a dead worker resumes from its checkpoint; two deploys in a row must not fail it
+    // (BullMQ's default of 1 would, with a reason that carries no failure code).
+    maxStalledCount: 3,
     settings: {
       backoffStrategy: (attemptsMade, _type, err) => retryDelayMs(attemptsMade, retryAfterOf(err), backoff),
     },

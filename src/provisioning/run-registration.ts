@@ -164,6 +164,12 @@ async function provision(
   const { checkpoint } = context;
   const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
   let state = checkpoint.load();
+  // Status follows the job that is working on the registration, even if the producer could not record it.
+  await deps.registry?.recordEnqueued(registrationKey(job.tenantId, job.fhirBaseUrl), {
+    tenantId: job.tenantId,
+    fhirBaseUrl: job.fhirBaseUrl,
+    jobId: context.jobId,
+  });
 
   if (!state.stored && state.intent) state = await resumeAfterLostAnswer(state, secretId, context, deps);
   if (!state.stored) state = await registerAndStore(job, secretId, state, context, deps, phases);
@@ -304,15 +310,21 @@ async function registerAndStore(
     secretValue({ client, fhirBaseUrl: job.fhirBaseUrl, configuration, registeredAt }),
   );
   let secretVersionId: string;
+  const token = versionToken(context.jobId, intent.id);
   try {
     secretVersionId = await writeWithRetries(deps, phases, {
       name: secretId,
       value,
-      clientRequestToken: versionToken(context.jobId, intent.id),
+      clientRequestToken: token,
       tags: { tenant: job.tenantId, server: new URL(job.fhirBaseUrl).host, 'managed-by': 'dcr-provisioner' },
     });
   } catch (err) {
-    throw await giveUpClient(client, classify(err, 'registration'), state, context, deps);
+    const failure = classify(err, 'registration');
+    // A write whose answer was lost may have landed: then the credentials are stored and current, and
+    // deleting the client would leave AWSCURRENT pointing at a dead one.
+    const landed = failure.outcomeUnknown ? await versionIsCurrent(deps, secretId, token) : false;
+    if (!landed) throw await giveUpClient(client, failure, state, context, deps);
+    secretVersionId = token;
   }
 
   const next: Checkpoint = {
@@ -343,6 +355,18 @@ function recordingIntentBeforePost(http: HttpClient, saveIntent: () => Promise<v
       return http.request(request);
     },
   };
+}
+
+async function versionIsCurrent(
+  deps: RegistrationDeps,
+  secretId: string,
+  versionId: string,
+): Promise<boolean> {
+  try {
+    return (await deps.secretStore.readCurrent(secretId))?.versionId === versionId;
+  } catch {
+    return false;
+  }
 }
 
 async function writeWithRetries(
