@@ -5,9 +5,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 
 const binary = path.resolve(import.meta.dirname, '../../dist/src/cli/main.js');
+
+const launched: ChildProcess[] = [];
+// A failed expectation must not leave a service running against the shared Redis.
+afterEach(() => {
+  for (const child of launched.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
 
 function launch(
   command: string,
@@ -26,6 +32,7 @@ function launch(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  launched.push(child);
   child.stdout?.on('data', (chunk) => {
     output += chunk;
   });
