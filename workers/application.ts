@@ -2,7 +2,6 @@
 // `server`): wiring only. One logger and one metrics registry are shared, so /metrics shows the jobs
 // this process ran next to the queue depth.
 
-import { Queue } from 'bullmq';
 import type { Config } from '../src/config/index.js';
 import {
   createLogger,
@@ -12,17 +11,9 @@ import {
   type QueueDepthPublisher,
   startQueueDepthPublisher,
 } from '../src/observability/index.js';
-import {
-  connected,
-  createRedisConnection,
-  producerSettingsFromConfig,
-  REGISTRATION_QUEUE,
-  RegistrationProducer,
-  type StatusSources,
-} from '../src/queue/index.js';
-import { RegistrationRegistry } from '../src/registry/index.js';
-import { createSecretStore } from '../src/secrets/index.js';
+import type { RegistrationProducer, StatusSources } from '../src/queue/index.js';
 import { buildServer, type RunningServer, startServer } from '../src/server/index.js';
+import { openProducerContext } from './producer-context.js';
 import { type RunningWorker, startRegistrationWorker } from './registration-worker.js';
 
 export interface ApplicationOptions {
@@ -65,19 +56,10 @@ export async function startApplication(
   options: ApplicationOptions = {},
 ): Promise<RunningApplication> {
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: options.pretty ?? false });
-  const redis = createRedisConnection(config.REDIS_URL, 'producer', (err) =>
+  const context = await openProducerContext(config, (err) =>
     logger.warn({ err: err.message }, 'redis connection error'),
   );
-  await connected(redis, 10_000);
-  const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
-  const registry = new RegistrationRegistry({ redis, prefix: config.QUEUE_PREFIX });
-  const secretStore = createSecretStore(config);
-  const producer = new RegistrationProducer({
-    queue,
-    secretStore,
-    registry,
-    ...producerSettingsFromConfig(config),
-  });
+  const { redis, queue, registry, producer } = context;
   const metrics = createMetrics({ queue, logger });
   const status = { queue, registry };
 
@@ -95,9 +77,7 @@ export async function startApplication(
     depthPublisher?.stop();
     await server?.close();
     await worker?.close();
-    await queue.close();
-    await secretStore.close();
-    redis.disconnect();
+    await context.close();
   };
   try {
     if (options.worker ?? true) worker = await startRegistrationWorker(config, { logger, metrics });

@@ -6,11 +6,11 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
+import { openProducerContext, type ProducerContext } from '../../workers/producer-context.js';
 import { loadConfig } from '../config/index.js';
 import { REGISTRATION_REASONS } from '../events/index.js';
 import type { EnqueueResult, RequestIssue } from '../queue/index.js';
 import { CommandFailed, UsageError } from './cli-errors.js';
-import { openQueueContext, type QueueContext } from './queue-context.js';
 
 const BATCH_SIZE = 500;
 
@@ -39,7 +39,7 @@ function printIssues(prefix: string, issues: readonly RequestIssue[]): void {
   for (const issue of issues) process.stderr.write(`${prefix}${issue.path}: ${issue.message}\n`);
 }
 
-async function enqueueOne(context: QueueContext, options: SingleOptions): Promise<void> {
+async function enqueueOne(context: ProducerContext, options: SingleOptions): Promise<void> {
   if (!options.tenant || !options.fhirBaseUrl) {
     throw new UsageError('enqueue needs --tenant and --fhir-base-url, or --file');
   }
@@ -90,7 +90,7 @@ async function countLines(file: string): Promise<number> {
 }
 
 /** Fails (exit 1) when any line was rejected, so scripts notice; the accepted lines stay queued. */
-async function enqueueFile(context: QueueContext, file: string): Promise<void> {
+async function enqueueFile(context: ProducerContext, file: string): Promise<void> {
   const total = await countLines(file);
   const bar = new SingleBar({
     format: 'enqueue [{bar}] {value}/{total} lines',
@@ -151,7 +151,7 @@ export function enqueueCommand(): Command {
       if (options.file && (options.tenant || options.fhirBaseUrl)) {
         throw new UsageError('--file cannot be combined with --tenant or --fhir-base-url');
       }
-      const context = await openQueueContext(loadConfig());
+      const context = await openProducerContext(loadConfig());
       try {
         if (options.file) await enqueueFile(context, options.file);
         else await enqueueOne(context, options);

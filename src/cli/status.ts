@@ -2,10 +2,10 @@
 // attempts, last failure code, client id, secret id. Never a secret.
 
 import { Command } from 'commander';
+import { openProducerContext } from '../../workers/producer-context.js';
 import { loadConfig } from '../config/index.js';
 import { type RegistrationStatus, registrationStatus, tenantStatuses } from '../queue/index.js';
 import { CommandFailed } from './cli-errors.js';
-import { openQueueContext } from './queue-context.js';
 
 function describe(status: RegistrationStatus): string {
   const rows: Array<[string, string | number | undefined]> = [
@@ -36,7 +36,7 @@ export function statusCommand(): Command {
     .option('--fhir-base-url <url>', 'only the registration with this FHIR server')
     .option('--json', 'print JSON instead of text')
     .action(async (tenantId: string, options: { fhirBaseUrl?: string; json?: boolean }) => {
-      const context = await openQueueContext(loadConfig());
+      const context = await openProducerContext(loadConfig());
       try {
         const statuses = options.fhirBaseUrl
           ? [await registrationStatus(context, tenantId, options.fhirBaseUrl)].filter((s) => s !== undefined)

@@ -1,8 +1,10 @@
-// What the enqueue and status commands need, opened from the configuration and closed after one
-// command: a fail-fast Redis connection, the registration queue, the registry and the secret store.
+// The producer side wired from configuration: a fail-fast Redis connection, the registration queue,
+// the registry and the secret store behind a RegistrationProducer. The service, the demo and the
+// enqueue and status commands all open it the same way.
 
 import { Queue } from 'bullmq';
-import type { Config } from '../config/index.js';
+import type { Redis } from 'ioredis';
+import type { Config } from '../src/config/index.js';
 import {
   connected,
   createRedisConnection,
@@ -10,21 +12,26 @@ import {
   REGISTRATION_QUEUE,
   RegistrationProducer,
   type StatusSources,
-} from '../queue/index.js';
-import { RegistrationRegistry } from '../registry/index.js';
-import { createSecretStore } from '../secrets/index.js';
+} from '../src/queue/index.js';
+import { RegistrationRegistry } from '../src/registry/index.js';
+import { createSecretStore } from '../src/secrets/index.js';
 
-export interface QueueContext extends StatusSources {
+export interface ProducerContext extends StatusSources {
+  redis: Redis;
   producer: RegistrationProducer;
   close(): Promise<void>;
 }
 
-export async function openQueueContext(config: Config): Promise<QueueContext> {
-  const redis = createRedisConnection(config.REDIS_URL, 'producer');
+export async function openProducerContext(
+  config: Config,
+  onRedisError: (err: Error) => void = () => {},
+): Promise<ProducerContext> {
+  const redis = createRedisConnection(config.REDIS_URL, 'producer', onRedisError);
   try {
-    await connected(redis);
+    await connected(redis, 10_000);
   } catch {
     redis.disconnect();
+    // The host only: REDIS_URL may carry a password.
     throw new Error(`cannot reach Redis at REDIS_URL (${new URL(config.REDIS_URL).host})`);
   }
   const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
@@ -37,6 +44,7 @@ export async function openQueueContext(config: Config): Promise<QueueContext> {
     ...producerSettingsFromConfig(config),
   });
   return {
+    redis,
     queue,
     registry,
     producer,
