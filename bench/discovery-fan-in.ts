@@ -1,0 +1,83 @@
+// discovery fan-in: TENANTS tenants spread over 5 stub servers (one stub process, 5 ports), two real
+// worker processes; counts the discovery GETs each server received. Target: exactly 5 (one per server)
+// within one DISCOVERY_CACHE_TTL_S (default 3600 s; the run lasts seconds). Scaled down from the issue's
+// 10,000 tenants to 2,000 to fit the time box. Politeness limits are raised so many jobs miss the cache
+// at once (the stampede case). Env: TENANTS (default 2000).
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { REGISTRATION_QUEUE } from '../src/queue/index.js';
+import {
+  benchPrefix,
+  deleteKeys,
+  REDIS_URL,
+  round,
+  startStub,
+  startWorkerProcess,
+  stopChild,
+  until,
+  workerEnv,
+  writeResult,
+} from './lib/common.js';
+import { enqueueOurs, requests } from './lib/pipelines.js';
+
+const TENANTS = Number(process.env.TENANTS ?? '2000');
+const SERVERS = 5;
+const prefix = benchPrefix('discovery-fan-in');
+const stub = await startStub({ servers: SERVERS });
+const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix });
+const workers = [];
+try {
+  await enqueueOurs(
+    prefix,
+    requests(TENANTS, (i) => `${stub.baseUrl(i % SERVERS)}/fhir`),
+  );
+  const env = workerEnv(prefix, { WORKER_CONCURRENCY: '32' });
+  const started = performance.now();
+  // Both processes start before either takes a job (the queue is paused meanwhile).
+  await queue.pause();
+  workers.push(...(await Promise.all([startWorkerProcess(env), startWorkerProcess(env)])));
+  await queue.resume();
+  const drained = await until(
+    async () => {
+      const c = await queue.getJobCounts('completed', 'failed');
+      return (c.completed ?? 0) + (c.failed ?? 0) >= TENANTS;
+    },
+    80_000,
+    100,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const counts = await queue.getJobCounts('completed', 'failed');
+  const stats = await stub.stats();
+  const discoveryPerServer = stub.ports.map(
+    (p) => stats.counts[`GET ${p} /fhir/.well-known/smart-configuration`] ?? 0,
+  );
+  const discoveryGets = discoveryPerServer.reduce((a, b) => a + b, 0);
+  const result = {
+    tenants: TENANTS,
+    scaledDownFrom: 10_000,
+    servers: SERVERS,
+    workerProcesses: 2,
+    concurrencyPerWorker: 32,
+    completed: counts.completed,
+    failed: counts.failed,
+    drained,
+    seconds: round(seconds, 2),
+    discoveryGets,
+    discoveryPerServer,
+    registrationPosts: stub.ports.reduce((a, p) => a + (stats.counts[`POST ${p} /register`] ?? 0), 0),
+    target: 'exactly 5 discovery GETs per TTL',
+    met: discoveryGets === SERVERS && drained && counts.failed === 0,
+  };
+  writeResult('discovery-fan-in', result);
+  console.log(
+    `discovery-fan-in: ${discoveryGets} discovery GETs for ${TENANTS} tenants on ${SERVERS} servers [${discoveryPerServer.join(',')}], ${counts.completed} completed in ${result.seconds} s (target exactly 5) ${result.met ? 'MET' : 'MISSED'}`,
+  );
+} finally {
+  await Promise.all(workers.map((w) => stopChild(w)));
+  await queue.close();
+  redis.disconnect();
+  await stub.close();
+  await deleteKeys(prefix);
+}
+process.exit(0);

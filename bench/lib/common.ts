@@ -1,0 +1,181 @@
+// Shared helpers: per-run Redis prefix, env for the real worker, stub and worker child processes,
+// cleanup of a run's keys, Redis command counting and results files.
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+export const BENCH_DIR = path.resolve(import.meta.dirname, '..');
+
+export function benchPrefix(name: string): string {
+  return `bench-${name}-${process.pid}`;
+}
+
+/** Configuration for the real worker with the politeness limits raised so they do not bind. */
+export function workerEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    SECRETS_BACKEND: 'file',
+    SECRETS_FILE_DIR: `/tmp/${prefix}-unused`,
+    SECRET_NAME_PREFIX: `${prefix}/`,
+    ALLOW_INSECURE_LOCALHOST: 'true',
+    BACKOFF_BASE_MS: '20',
+    BACKOFF_MAX_MS: '200',
+    HTTP_TIMEOUT_MS: '5000',
+    WORKER_CONCURRENCY: '32',
+    SERVER_MAX_IN_FLIGHT: '1000',
+    SERVER_RATE_PER_S: '10000',
+    BREAKER_FAILURE_THRESHOLD: '1000',
+    SECRET_WRITES_PER_S: '10000',
+    COMPLETED_JOBS_MAX_COUNT: '100000',
+    LOG_LEVEL: 'silent',
+    ...extra,
+  };
+}
+
+export interface Stub {
+  child: ChildProcess;
+  ports: number[];
+  baseUrl(i?: number): string;
+  stats(): Promise<{
+    counts: Record<string, number>;
+    maxInFlight: number;
+    perPort: Record<string, { inFlight: number; max: number }>;
+    issued: number;
+  }>;
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function forkTs(file: string, env: Record<string, string>): ChildProcess {
+  return fork(path.join(BENCH_DIR, 'lib', file), {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+function once<T>(child: ChildProcess, match: (m: unknown) => T | undefined, timeoutMs = 30_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('child did not answer in time')), timeoutMs);
+    const onMessage = (m: unknown) => {
+      const v = match(m);
+      if (v !== undefined) {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(v);
+      }
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`child exited (${code})`)));
+  });
+}
+
+const field = (name: string) => (m: unknown) =>
+  typeof m === 'object' && m !== null && name in m ? (m as Record<string, unknown>) : undefined;
+
+/** Forks the stub server into its own process. */
+export async function startStub(opts: { delayMs?: number; servers?: number } = {}): Promise<Stub> {
+  const child = forkTs('stub-process.ts', {
+    STUB_DELAY_MS: String(opts.delayMs ?? 0),
+    STUB_SERVERS: String(opts.servers ?? 1),
+  });
+  const ready = await once(child, field('ready'));
+  const ports = ready.ports as number[];
+  return {
+    child,
+    ports,
+    baseUrl: (i = 0) => `http://127.0.0.1:${ports[i]}`,
+    async stats() {
+      const p = once(child, field('stats'));
+      child.send('stats');
+      return (await p).stats as Awaited<ReturnType<Stub['stats']>>;
+    },
+    async reset() {
+      const p = once(child, field('reset'));
+      child.send('reset');
+      await p;
+    },
+    close: () => stopChild(child),
+  };
+}
+
+/** Forks a real registration worker (in-memory secret store, silent logger) configured by `env`. */
+export async function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
+  const child = forkTs('worker-process.ts', env);
+  await once(child, field('ready'), 60_000);
+  return child;
+}
+
+export function stopChild(child: ChildProcess, timeoutMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Deletes every key under the run's prefix; returns how many were deleted. */
+export async function deleteKeys(prefix: string): Promise<number> {
+  const redis = new Redis(REDIS_URL);
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+/** `INFO commandstats` as { command: calls }. Server-wide: other clients of the same Redis add noise. */
+export async function commandStats(redis: Redis): Promise<Record<string, number>> {
+  const text = await redis.info('commandstats');
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    if (m) out[m[1] as string] = Number(m[2]);
+  }
+  return out;
+}
+
+export function diffStats(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) {
+    const d = v - (a[k] ?? 0);
+    if (d > 0) out[k] = d;
+  }
+  return out;
+}
+
+export function writeResult(name: string, result: Record<string, unknown>): void {
+  mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
+  const body = { benchmark: name, at: new Date().toISOString(), node: process.version, ...result };
+  writeFileSync(path.join(BENCH_DIR, 'results', `${name}.json`), `${JSON.stringify(body, null, 2)}\n`);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `done()` or the deadline; returns false on timeout. */
+export async function until(done: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await done()) return true;
+    await sleep(everyMs);
+  }
+  return false;
+}
+
+export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
