@@ -104,7 +104,7 @@ export class RegistrationProducer {
         opts: this.#jobOptions(jobId, key),
       })),
     );
-    const recorded: Promise<void>[] = [];
+    const recorded: Array<{ key: string; tenantId: string; fhirBaseUrl: string; jobId: string }> = [];
     prepared.forEach(({ index, jobId, key, payload }, i) => {
       const actualId = jobs[i]?.id ?? jobId;
       // A deduplicated add answers with the id of the job already waiting or active.
@@ -113,11 +113,9 @@ export class RegistrationProducer {
         return;
       }
       results[index] = { status: 'queued', jobId };
-      const { tenantId, fhirBaseUrl } = payload;
-      if (this.#options.registry)
-        recorded.push(this.#options.registry.recordEnqueued(key, { tenantId, fhirBaseUrl, jobId }));
+      recorded.push({ key, tenantId: payload.tenantId, fhirBaseUrl: payload.fhirBaseUrl, jobId });
     });
-    await Promise.all(recorded);
+    await this.#options.registry?.recordEnqueuedMany(recorded);
     return results;
   }
 

@@ -18,6 +18,12 @@ export interface RegistrationRecord {
   updatedAt: string;
 }
 
+export interface EnqueuedFacts {
+  tenantId: string;
+  fhirBaseUrl: string;
+  jobId: string;
+}
+
 export interface RegistrationRegistryOptions {
   redis: Redis;
   /** QUEUE_PREFIX, so the registry lives in the queue's Cluster slot. */
@@ -36,20 +42,21 @@ export class RegistrationRegistry {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async recordEnqueued(
-    key: string,
-    facts: { tenantId: string; fhirBaseUrl: string; jobId: string },
-  ): Promise<void> {
-    await this.#redis
-      .multi()
-      .hset(this.#recordKey(key), {
-        tenantId: facts.tenantId,
-        fhirBaseUrl: facts.fhirBaseUrl,
-        latestJobId: facts.jobId,
-        updatedAt: this.#now().toISOString(),
-      })
-      .sadd(this.#tenantKey(facts.tenantId), key)
-      .exec();
+  async recordEnqueued(key: string, facts: EnqueuedFacts): Promise<void> {
+    await this.recordEnqueuedMany([{ key, ...facts }]);
+  }
+
+  /** One transaction for a whole batch: a bulk enqueue must not pay a round trip per item. */
+  async recordEnqueuedMany(entries: ReadonlyArray<EnqueuedFacts & { key: string }>): Promise<void> {
+    if (entries.length === 0) return;
+    const updatedAt = this.#now().toISOString();
+    const transaction = this.#redis.multi();
+    for (const { key, tenantId, fhirBaseUrl, jobId } of entries) {
+      transaction
+        .hset(this.#recordKey(key), { tenantId, fhirBaseUrl, latestJobId: jobId, updatedAt })
+        .sadd(this.#tenantKey(tenantId), key);
+    }
+    await transaction.exec();
   }
 
   async recordStored(
