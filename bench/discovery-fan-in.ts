@@ -9,12 +9,12 @@ import { REGISTRATION_QUEUE } from '../src/queue/index.js';
 import {
   benchPrefix,
   deleteKeys,
+  drainQueue,
   REDIS_URL,
   round,
   startStub,
   startWorkerProcess,
   stopChild,
-  until,
   workerEnv,
   writeResult,
 } from './lib/common.js';
@@ -38,16 +38,8 @@ try {
   await queue.pause();
   workers.push(...(await Promise.all([startWorkerProcess(env), startWorkerProcess(env)])));
   await queue.resume();
-  const drained = await until(
-    async () => {
-      const c = await queue.getJobCounts('completed', 'failed');
-      return (c.completed ?? 0) + (c.failed ?? 0) >= TENANTS;
-    },
-    80_000,
-    100,
-  );
+  const { drained, ...counts } = await drainQueue(queue, TENANTS, 80_000);
   const seconds = (performance.now() - started) / 1000;
-  const counts = await queue.getJobCounts('completed', 'failed');
   const stats = await stub.stats();
   const discoveryPerServer = stub.ports.map(
     (p) => stats.counts[`GET ${p} /fhir/.well-known/smart-configuration`] ?? 0,

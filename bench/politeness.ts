@@ -8,12 +8,12 @@ import { REGISTRATION_QUEUE } from '../src/queue/index.js';
 import {
   benchPrefix,
   deleteKeys,
+  drainQueue,
   REDIS_URL,
   round,
   startStub,
   startWorkerProcess,
   stopChild,
-  until,
   workerEnv,
   writeResult,
 } from './lib/common.js';
@@ -42,16 +42,8 @@ try {
   workers.push(...(await Promise.all([startWorkerProcess(env), startWorkerProcess(env)])));
   const started = performance.now();
   await queue.resume();
-  const drained = await until(
-    async () => {
-      const c = await queue.getJobCounts('completed', 'failed');
-      return (c.completed ?? 0) + (c.failed ?? 0) >= TENANTS;
-    },
-    85_000,
-    100,
-  );
+  const { drained, ...counts } = await drainQueue(queue, TENANTS, 85_000);
   const seconds = (performance.now() - started) / 1000;
-  const counts = await queue.getJobCounts('completed', 'failed');
   const stats = await stub.stats();
   const requestsSeen = Object.values(stats.counts).reduce((a, b) => a + b, 0);
   // With 4 in flight and DELAY_MS per request, no fleet can beat requests x DELAY_MS / 4.

@@ -179,3 +179,24 @@ export async function until(done: () => Promise<boolean>, timeoutMs: number, eve
 }
 
 export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** Waits until `total` jobs have finished (completed or failed), then reports the counts. */
+export async function drainQueue(
+  queue: { getJobCounts(...states: string[]): Promise<Record<string, number>> },
+  total: number,
+  timeoutMs: number,
+): Promise<{ drained: boolean; completed: number; failed: number }> {
+  const finished = async () => {
+    const c = await queue.getJobCounts('completed', 'failed');
+    return { completed: c.completed ?? 0, failed: c.failed ?? 0 };
+  };
+  const drained = await until(
+    async () => {
+      const c = await finished();
+      return c.completed + c.failed >= total;
+    },
+    timeoutMs,
+    100,
+  );
+  return { drained, ...(await finished()) };
+}
