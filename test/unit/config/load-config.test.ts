@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../../src/config/index.js';
-
-function problemsOf(env: NodeJS.ProcessEnv): string {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { loadConfig } from '../../../src/config/index.js';
+import { configProblems as problemsOf } from '../../support/config-problems.js';
 
 describe('config/loadConfig', () => {
   it('uses the documented defaults for an empty environment', () => {

@@ -2,18 +2,9 @@
 // errors that name the host and the field.
 
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../../src/config/index.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { serverLimiterSettingsFromConfig } from '../../../src/limits/index.js';
-
-function problemsOf(env: NodeJS.ProcessEnv): string {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { configProblems as problemsOf } from '../../support/config-problems.js';
 
 describe('limits configuration', () => {
   it('defaults to 4 in flight and 5 requests/s per server, a breaker at 5 failures for 60 s, 40 writes/s', () => {
