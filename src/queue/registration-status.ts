@@ -52,7 +52,9 @@ async function statusOf(queue: Queue, record: RegistrationRecord): Promise<Regis
       : {}),
   };
   const base = { tenantId: record.tenantId, fhirBaseUrl: record.fhirBaseUrl };
-  const job = record.latestJobId ? await queue.getJob(record.latestJobId) : undefined;
+  // State first, then the job: a job read before a state change would report stale attempts.
+  const jobState = record.latestJobId ? await queue.getJobState(record.latestJobId) : 'unknown';
+  const job = jobState === 'unknown' ? undefined : await queue.getJob(record.latestJobId as string);
   if (!job) {
     // The job was removed by retention; the registry still knows the outcome if there was one.
     return {
@@ -64,7 +66,6 @@ async function statusOf(queue: Queue, record: RegistrationRecord): Promise<Regis
     };
   }
 
-  const jobState = await job.getState();
   const state: RegistrationState =
     jobState === 'completed' || jobState === 'failed' || jobState === 'active'
       ? jobState
@@ -77,7 +78,8 @@ async function statusOf(queue: Queue, record: RegistrationRecord): Promise<Regis
   return {
     ...base,
     state,
-    attempts: job.attemptsMade + (state === 'active' ? 1 : 0),
+    // An active job's running attempt counts, unless it finished since its state was read.
+    attempts: job.attemptsMade + (state === 'active' && job.finishedOn === undefined ? 1 : 0),
     ...(job.failedReason && state !== 'completed'
       ? { lastFailure: parseFailedReason(job.failedReason) }
       : {}),
