@@ -1,6 +1,7 @@
 // The environment variables of DESIGN.md "Configuration", each with its default and its rule.
 // Parsed once at start; every service reads the typed result, never process.env.
 
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 
 const integer = (min: number, max: number, fallback: number) =>
@@ -52,6 +53,45 @@ const decimal = (min: number, max: number, fallback: number) =>
     .default(String(fallback))
     .transform(Number)
     .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const DURATION_UNITS_S = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+
+/** A duration such as `7d`, `24h`, `30m` or `45s` (a bare number is seconds), read as seconds. */
+const duration = (maxSeconds: number, fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const match = /^(\d+(?:\.\d+)?)\s*([smhd]?)$/.exec(value);
+      const seconds = match
+        ? Number(match[1]) * DURATION_UNITS_S[(match[2] || 's') as keyof typeof DURATION_UNITS_S]
+        : Number.NaN;
+      if (!(seconds >= 0 && seconds <= maxSeconds)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a duration such as 7d, 24h, 30m or 45s (at most ${maxSeconds / 86_400} days)`,
+        });
+        return z.NEVER;
+      }
+      return seconds;
+    });
+
+/** A cron pattern as BullMQ's job schedulers read it (cron-parser, which BullMQ uses itself). */
+const cronPattern = z
+  .string()
+  .trim()
+  .default('0 * * * *')
+  .superRefine((value, ctx) => {
+    try {
+      CronExpressionParser.parse(value);
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a cron pattern such as "0 * * * *" (${err instanceof Error ? err.message : 'invalid'})`,
+      });
+    }
+  });
 
 /** One host's politeness limits in SERVER_LIMITS; an absent field takes the fleet default. */
 export interface ServerLimitOverride {
@@ -189,6 +229,9 @@ export const configSchema = z
     BREAKER_FAILURE_THRESHOLD: integer(1, 1000, 5),
     BREAKER_COOLDOWN_MS: integer(100, 86_400_000, 60_000),
     SECRET_WRITES_PER_S: decimal(0.1, 10_000, 40),
+    ROTATE_BEFORE_EXPIRY: duration(365 * 86_400, '7d'),
+    ROTATION_GRACE: duration(90 * 86_400, '24h'),
+    ROTATION_SWEEP_CRON: cronPattern,
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
         error: 'must be one of fatal, error, warn, info, debug, trace, silent',

@@ -13,6 +13,12 @@ export interface Checkpoint {
   orphanedClientIds?: string[];
   /** Times of POSTs whose outcome is unknown (crash or timeout after sending): possible orphans. */
   lostAttemptsAt?: string[];
+  /** Rotation only: the client being replaced or updated, and the secret version that holds it. */
+  previous?: { clientId: string; secretVersionId: string };
+  /** Rotation only: the RFC 7592 update was tried and did not rotate the credentials. */
+  updateDeclined?: boolean;
+  /** Rotation only: the id of the delayed job that deletes the replaced client. */
+  deletionJobId?: string;
 }
 
 export interface StoredRegistration {
@@ -22,6 +28,11 @@ export interface StoredRegistration {
   /** Seconds since the epoch, 0 = never, 'unknown' when the server did not say; absent without a secret. */
   clientSecretExpiresAt?: number | 'unknown';
   registeredAt: string;
+  /** Set when these credentials replaced earlier ones. */
+  rotatedAt?: string;
+  rotationPeriodDays?: number;
+  /** The credentials allow RFC 7592 management. */
+  managed?: boolean;
 }
 
 /** Where a job keeps its checkpoint (the BullMQ job's data, in production). */

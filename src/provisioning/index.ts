@@ -1,10 +1,11 @@
-// Public surface of the provisioning use case.
+// Public surface of the provisioning use cases.
 export {
   type Checkpoint,
   type CheckpointStore,
   MemoryCheckpointStore,
   type StoredRegistration,
 } from './checkpoint.js';
+export type { DeletionRequest, DeletionScheduler, JobContext, RegistrationDeps } from './deps.js';
 export {
   guardObserver,
   JOB_OUTCOMES,
@@ -16,10 +17,5 @@ export {
   type PhaseOutcome,
   type ProvisioningObserver,
 } from './observer.js';
-export {
-  type JobContext,
-  type RegistrationDeps,
-  type RegistrationOutcome,
-  runRegistration,
-} from './run-registration.js';
-export { secretValue } from './secret-value.js';
+export { type RegistrationOutcome, runRegistration } from './run-registration.js';
+export { readStoredCredentials, type StoredCredentials, secretValue } from './secret-value.js';

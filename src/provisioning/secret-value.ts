@@ -1,23 +1,28 @@
 // The JSON stored as a secret version (DESIGN.md "Secrets"): the registration response as returned,
-// plus what a client needs to use it (token endpoint, FHIR base) and when it was registered.
+// plus what a client needs to use it (token endpoint, FHIR base), where and when it was registered, and
+// the tenant's rotation period. The secret store is the source of truth: rotation and `reindex` read
+// everything they need back from this value.
 
 import type { RegisteredClient } from '../dcr/index.js';
-import type { SmartConfiguration } from '../smart/index.js';
 
 export interface SecretValueInput {
   client: RegisteredClient;
   fhirBaseUrl: string;
   /** Absent when the request named the registration endpoint and discovery was skipped. */
-  configuration?: SmartConfiguration;
+  tokenEndpoint?: string | undefined;
+  issuer?: string | undefined;
+  /** Where the client was registered: rotation registers its successor there (or rediscovers). */
+  registrationEndpoint: string;
+  /** When this client was registered. */
   registeredAt: Date;
+  /** When these credentials were rotated (an RFC 7592 update or a successor client). */
+  rotatedAt?: Date | undefined;
+  /** The request's `rotation.periodDays`: re-register this often, whatever the expiry. */
+  rotationPeriodDays?: number | undefined;
 }
 
-export function secretValue({
-  client,
-  fhirBaseUrl,
-  configuration,
-  registeredAt,
-}: SecretValueInput): Record<string, unknown> {
+export function secretValue(input: SecretValueInput): Record<string, unknown> {
+  const { client } = input;
   const value: Record<string, unknown> = {
     ...client.metadata,
     client_id: client.clientId,
@@ -27,33 +32,101 @@ export function secretValue({
     client_id_issued_at: client.clientIdIssuedAt,
     registration_access_token: client.registrationAccessToken,
     registration_client_uri: client.registrationClientUri,
-    token_endpoint: configuration?.tokenEndpoint,
-    issuer: configuration?.issuer,
-    fhir_base_url: fhirBaseUrl,
-    registered_at: registeredAt.toISOString(),
+    token_endpoint: input.tokenEndpoint,
+    issuer: input.issuer,
+    registration_endpoint: input.registrationEndpoint,
+    fhir_base_url: input.fhirBaseUrl,
+    registered_at: input.registeredAt.toISOString(),
+    rotated_at: input.rotatedAt?.toISOString(),
+    rotation_period_days: input.rotationPeriodDays,
   };
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }
 
-/** The non-secret facts of a stored value, for resuming a job whose checkpoint was lost in a crash. */
-export function storedFacts(
-  value: string,
-): { clientId: string; clientSecretExpiresAt?: number | 'unknown'; registeredAt?: string } | undefined {
+/** Fields this service adds to the server's answer; everything else in the value is registered metadata. */
+const SERVICE_FIELDS = [
+  'client_id',
+  'client_secret',
+  'client_secret_expires_at',
+  'client_id_issued_at',
+  'registration_access_token',
+  'registration_client_uri',
+  'token_endpoint',
+  'issuer',
+  'registration_endpoint',
+  'fhir_base_url',
+  'registered_at',
+  'rotated_at',
+  'rotation_period_days',
+] as const;
+
+/** A stored value read back. Holds secrets: never log, queue or return it. */
+export interface StoredCredentials {
+  clientId: string;
+  clientSecret?: string;
+  /** Seconds since the epoch, 0 = never, 'unknown' when a secret came without one. */
+  clientSecretExpiresAt?: number | 'unknown';
+  registrationAccessToken?: string;
+  registrationClientUri?: string;
+  tokenEndpoint?: string;
+  issuer?: string;
+  registrationEndpoint?: string;
+  fhirBaseUrl?: string;
+  registeredAt?: string;
+  rotatedAt?: string;
+  rotationPeriodDays?: number;
+  /** The registered metadata as the server returned it, without the fields above. */
+  metadata: Record<string, unknown>;
+}
+
+/** Parses a stored value; undefined when it is not one of ours (no JSON object with a `client_id`). */
+export function readStoredCredentials(value: string): StoredCredentials | undefined {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(value) as Record<string, unknown>;
-    if (typeof parsed.client_id !== 'string') return undefined;
-    const expiresAt =
-      typeof parsed.client_secret_expires_at === 'number'
-        ? parsed.client_secret_expires_at
-        : typeof parsed.client_secret === 'string'
-          ? ('unknown' as const)
-          : undefined;
-    return {
-      clientId: parsed.client_id,
-      ...(expiresAt !== undefined ? { clientSecretExpiresAt: expiresAt } : {}),
-      ...(typeof parsed.registered_at === 'string' ? { registeredAt: parsed.registered_at } : {}),
-    };
+    parsed = JSON.parse(value);
   } catch {
     return undefined;
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const fields = parsed as Record<string, unknown>;
+  if (typeof fields.client_id !== 'string' || fields.client_id === '') return undefined;
+  const text = (name: string) => {
+    const field = fields[name];
+    return typeof field === 'string' && field !== '' ? field : undefined;
+  };
+  const clientSecret = text('client_secret');
+  const expiresAt =
+    typeof fields.client_secret_expires_at === 'number'
+      ? fields.client_secret_expires_at
+      : clientSecret !== undefined
+        ? ('unknown' as const)
+        : undefined;
+  const period = fields.rotation_period_days;
+  const metadata = { ...fields };
+  for (const name of SERVICE_FIELDS) delete metadata[name];
+  const optional = {
+    clientSecret,
+    clientSecretExpiresAt: expiresAt,
+    registrationAccessToken: text('registration_access_token'),
+    registrationClientUri: text('registration_client_uri'),
+    tokenEndpoint: text('token_endpoint'),
+    issuer: text('issuer'),
+    registrationEndpoint: text('registration_endpoint'),
+    fhirBaseUrl: text('fhir_base_url'),
+    registeredAt: text('registered_at'),
+    rotatedAt: text('rotated_at'),
+    rotationPeriodDays: typeof period === 'number' && period > 0 ? period : undefined,
+  };
+  return {
+    clientId: fields.client_id,
+    metadata,
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
+  };
+}
+
+/** Whether RFC 7592 management is possible with these credentials. */
+export function isManageable(
+  credentials: Pick<StoredCredentials, 'registrationAccessToken' | 'registrationClientUri'>,
+): boolean {
+  return credentials.registrationAccessToken !== undefined && credentials.registrationClientUri !== undefined;
 }

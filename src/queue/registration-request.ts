@@ -65,6 +65,14 @@ const common = (rules: RequestRules) => ({
   registrationEndpoint: outboundUrl(rules).optional(),
   clientMetadata,
   reason: z.enum(REGISTRATION_REASONS).default('onboarding'),
+  rotation: z
+    .strictObject({
+      periodDays: z
+        .number({ error: 'must be a number of days' })
+        .positive('must be more than 0')
+        .max(3650, 'must be at most 3650 (ten years)'),
+    })
+    .optional(),
 });
 
 interface SecretNameInputs {

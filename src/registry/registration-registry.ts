@@ -1,6 +1,9 @@
 // The index of managed registrations, one Redis hash per tenant and server, holding only non-secret
 // facts: which job last worked on it, which client and secret version it produced, when the secret
-// expires. Status queries and scheduled rotation read it; the secret store stays the source of truth.
+// expires, the rotation period, whether RFC 7592 management is possible. Two sorted sets make the
+// rotation sweep cheap: one scored by the secret's expiry, one by when the rotation period runs out,
+// so the due registrations are read a page at a time, never all at once. Status queries and the sweep
+// read it; the secret store stays the source of truth (`dcr-provisioner reindex` rebuilds it).
 
 import type { Redis } from 'ioredis';
 
@@ -15,8 +18,42 @@ export interface RegistrationRecord {
   /** Seconds since the epoch, 0 = never, 'unknown' when the server did not say. */
   clientSecretExpiresAt?: number | 'unknown';
   registeredAt?: string;
+  /** When the credentials were last rotated. */
+  rotatedAt?: string;
+  /** Re-register this often, whatever the expiry (the request's `rotation.periodDays`). */
+  rotationPeriodDays?: number;
+  /** Whether the stored credentials allow RFC 7592 management (a registration access token and URI). */
+  managed?: boolean;
   updatedAt: string;
 }
+
+/** What a stored registration records: the facts of the secret version just written. */
+export type StoredFacts = Required<
+  Pick<
+    RegistrationRecord,
+    'tenantId' | 'fhirBaseUrl' | 'clientId' | 'secretId' | 'secretVersionId' | 'registeredAt' | 'managed'
+  >
+> &
+  Pick<RegistrationRecord, 'clientSecretExpiresAt' | 'rotatedAt' | 'rotationPeriodDays'>;
+
+/** A registration the sweep found due, and why. */
+export interface DueRegistration {
+  key: string;
+  tenantId: string;
+  fhirBaseUrl: string;
+  due: 'expiry' | 'period';
+}
+
+export interface DueQuery {
+  /** Secrets expiring at or before this time (seconds since the epoch) are due. */
+  expiringBy: number;
+  /** Registrations whose rotation period ends at or before this time (ms since the epoch) are due. */
+  periodEndsBy: number;
+  /** Registrations read per round trip. @defaultValue 500 */
+  pageSize?: number;
+}
+
+const DAY_MS = 86_400_000;
 
 export interface EnqueuedFacts {
   tenantId: string;
@@ -59,16 +96,8 @@ export class RegistrationRegistry {
     await transaction.exec();
   }
 
-  async recordStored(
-    key: string,
-    facts: Required<
-      Pick<
-        RegistrationRecord,
-        'tenantId' | 'fhirBaseUrl' | 'clientId' | 'secretId' | 'secretVersionId' | 'registeredAt'
-      >
-    > &
-      Pick<RegistrationRecord, 'clientSecretExpiresAt'>,
-  ): Promise<void> {
+  async recordStored(key: string, facts: StoredFacts): Promise<void> {
+    const recordKey = this.#recordKey(key);
     const fields: Record<string, string> = {
       tenantId: facts.tenantId,
       fhirBaseUrl: facts.fhirBaseUrl,
@@ -76,16 +105,70 @@ export class RegistrationRegistry {
       secretId: facts.secretId,
       secretVersionId: facts.secretVersionId,
       registeredAt: facts.registeredAt,
+      managed: facts.managed ? 'true' : 'false',
       updatedAt: this.#now().toISOString(),
     };
-    const pipeline = this.#redis
+    const optional = {
+      clientSecretExpiresAt: facts.clientSecretExpiresAt,
+      rotatedAt: facts.rotatedAt,
+      rotationPeriodDays: facts.rotationPeriodDays,
+    };
+    const transaction = this.#redis
       .multi()
-      .hset(this.#recordKey(key), fields)
+      .hset(recordKey, fields)
       .sadd(this.#tenantKey(facts.tenantId), key);
-    if (facts.clientSecretExpiresAt === undefined)
-      pipeline.hdel(this.#recordKey(key), 'clientSecretExpiresAt');
-    else pipeline.hset(this.#recordKey(key), 'clientSecretExpiresAt', String(facts.clientSecretExpiresAt));
-    await pipeline.exec();
+    for (const [field, value] of Object.entries(optional)) {
+      if (value === undefined) transaction.hdel(recordKey, field);
+      else transaction.hset(recordKey, field, String(value));
+    }
+    const expiresAt = facts.clientSecretExpiresAt;
+    if (typeof expiresAt === 'number' && expiresAt > 0) transaction.zadd(this.#expiryKey(), expiresAt, key);
+    else transaction.zrem(this.#expiryKey(), key);
+    const periodEndsAt =
+      facts.rotationPeriodDays === undefined
+        ? undefined
+        : Date.parse(facts.rotatedAt ?? facts.registeredAt) + facts.rotationPeriodDays * DAY_MS;
+    if (periodEndsAt !== undefined && Number.isFinite(periodEndsAt))
+      transaction.zadd(this.#periodKey(), periodEndsAt, key);
+    else transaction.zrem(this.#periodKey(), key);
+    await transaction.exec();
+  }
+
+  /**
+   * The registrations due for rotation, a page at a time: expiring ones first, then those whose
+   * period ran out (a registration due for both may appear twice; enqueueing deduplicates). Memory
+   * stays at one page whatever the registry's size. Members whose record is gone are dropped.
+   */
+  async *due(query: DueQuery): AsyncGenerator<DueRegistration[]> {
+    const pageSize = query.pageSize ?? 500;
+    const sources = [
+      { zset: this.#expiryKey(), max: query.expiringBy, due: 'expiry' as const },
+      { zset: this.#periodKey(), max: query.periodEndsBy, due: 'period' as const },
+    ];
+    for (const { zset, max, due } of sources) {
+      // Paged by offset: a rotation finishing meanwhile moves its member out of range, which can make
+      // the next page skip one due registration; it is still due at the next sweep.
+      for (let offset = 0; ; offset += pageSize) {
+        const keys = await this.#redis.zrangebyscore(zset, '-inf', max, 'LIMIT', offset, pageSize);
+        if (keys.length === 0) break;
+        const reads = this.#redis.pipeline();
+        for (const key of keys) reads.hmget(this.#recordKey(key), 'tenantId', 'fhirBaseUrl');
+        const results = (await reads.exec()) ?? [];
+        const page: DueRegistration[] = [];
+        const stale: string[] = [];
+        keys.forEach((key, i) => {
+          const [tenantId, fhirBaseUrl] = (results[i]?.[1] as Array<string | null> | undefined) ?? [];
+          if (tenantId && fhirBaseUrl) page.push({ key, tenantId, fhirBaseUrl, due });
+          else stale.push(key);
+        });
+        if (stale.length > 0) {
+          await this.#redis.zrem(zset, ...stale);
+          offset -= stale.length;
+        }
+        if (page.length > 0) yield page;
+        if (keys.length < pageSize) break;
+      }
+    }
   }
 
   async get(key: string): Promise<RegistrationRecord | undefined> {
@@ -101,6 +184,9 @@ export class RegistrationRegistry {
       ...(fields.secretId ? { secretId: fields.secretId } : {}),
       ...(fields.secretVersionId ? { secretVersionId: fields.secretVersionId } : {}),
       ...(fields.registeredAt ? { registeredAt: fields.registeredAt } : {}),
+      ...(fields.rotatedAt ? { rotatedAt: fields.rotatedAt } : {}),
+      ...(fields.rotationPeriodDays ? { rotationPeriodDays: Number(fields.rotationPeriodDays) } : {}),
+      ...(fields.managed ? { managed: fields.managed === 'true' } : {}),
       ...(expiry !== undefined
         ? { clientSecretExpiresAt: expiry === 'unknown' ? 'unknown' : Number(expiry) }
         : {}),
@@ -114,6 +200,14 @@ export class RegistrationRegistry {
 
   #recordKey(key: string): string {
     return `${this.#prefix}:registration:${key}`;
+  }
+
+  #expiryKey(): string {
+    return `${this.#prefix}:rotation:expiry`;
+  }
+
+  #periodKey(): string {
+    return `${this.#prefix}:rotation:period`;
   }
 
   #tenantKey(tenantId: string): string {

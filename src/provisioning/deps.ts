@@ -1,0 +1,64 @@
+// What the provisioning use cases need from the outside world, and what a job hands them. The jobs in
+// jobs/ build these from BullMQ; library users and tests build them by hand.
+
+import type { EventPublisher } from '../events/index.js';
+import type { HttpClient } from '../http/index.js';
+import type { ServerLimiter } from '../limits/index.js';
+import type { RequestRules } from '../queue/registration-request.js';
+import type { RegistrationRegistry } from '../registry/index.js';
+import type { SecretStore } from '../secrets/index.js';
+import type { DiscoveryCache } from '../smart/index.js';
+import type { CheckpointStore } from './checkpoint.js';
+import type { ProvisioningObserver } from './observer.js';
+
+/** A replaced client to delete through RFC 7592 once the rotation grace has passed. */
+export interface DeletionRequest {
+  tenantId: string;
+  fhirBaseUrl: string;
+  clientId: string;
+  /** The rotation job that replaced it. */
+  replacedByJobId: string;
+}
+
+/** Puts a deletion off until the grace has passed (a delayed job in production). */
+export interface DeletionScheduler {
+  /** Idempotent per `jobId`; resolves to the id of the scheduled deletion. */
+  schedule(request: DeletionRequest, options: { delayMs: number; jobId: string }): Promise<string>;
+}
+
+export interface RegistrationDeps {
+  http: HttpClient;
+  secretStore: SecretStore;
+  events: EventPublisher;
+  discoveryCache?: DiscoveryCache;
+  /** The non-secret index status and rotation read; optional for library use. */
+  registry?: RegistrationRegistry;
+  /** SECRET_NAME_PREFIX. */
+  secretNamePrefix: string;
+  rules: RequestRules;
+  /** Bounded in-process retries of the secret write, before the new client is given up. */
+  secretWriteRetryDelaysMs?: readonly number[];
+  now?: () => Date;
+  log?: Pick<Console, 'warn'> | { warn(obj: object, msg?: string): void };
+  /** Receives phase latencies and one report per attempt's outcome. @defaultValue NOOP_OBSERVER */
+  observer?: ProvisioningObserver;
+  /**
+   * Permits for the requests to authorization servers, per host requested. Without it requests go
+   * out unlimited (library use). The RFC 7592 delete of a client that could not be stored is not
+   * limited: it must not be put off.
+   */
+  serverLimiter?: ServerLimiter;
+  /** Rotation: where replaced clients are scheduled for deletion. Without it they are left in place. */
+  deletions?: DeletionScheduler;
+  /** ROTATION_GRACE: how long a replaced client keeps working. @defaultValue 24 h */
+  rotationGraceMs?: number;
+}
+
+export interface JobContext {
+  jobId: string;
+  /** 1 for the first try. */
+  attempt: number;
+  maxAttempts: number;
+  checkpoint: CheckpointStore;
+  signal?: AbortSignal;
+}
