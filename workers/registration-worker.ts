@@ -1,11 +1,17 @@
 // The registration worker, wired from the configuration: outbound client, secret store (behind the
 // fleet's write budget), event publisher, shared discovery cache, registry, per-server limiter, logger and
-// metrics around the BullMQ worker. Wiring only;
-// `dcr-provisioner worker` and `start` run it (src/cli/run-service.ts) and stop it on SIGTERM/SIGINT.
+// metrics around the BullMQ worker, which runs every job type of the queue (register, rotate, delete a
+// replaced client, sweep). It is also the scheduler: at start it upserts the rotation sweep's job
+// scheduler. Wiring only; `dcr-provisioner worker` and `start` run it (src/cli/run-service.ts) and stop
+// it on SIGTERM/SIGINT.
 
 import { performance } from 'node:perf_hooks';
-import { Queue, Worker, type WorkerOptions } from 'bullmq';
+import { type Processor, Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
+import { deleteClientProcessor, queueDeletionScheduler } from '../jobs/delete-client.js';
+import type { ProvisioningJobOptions } from '../jobs/provisioning-job.js';
 import { registerClientProcessor } from '../jobs/register-client.js';
+import { rotateClientProcessor } from '../jobs/rotate-client.js';
+import { sweepRegistrationsProcessor } from '../jobs/sweep-registrations.js';
 import type { Config } from '../src/config/index.js';
 import { RedisDiscoveryCache } from '../src/discovery-cache/index.js';
 import { eventStreamKey, RedisStreamEventPublisher } from '../src/events/index.js';
@@ -27,7 +33,17 @@ import {
   type Metrics,
 } from '../src/observability/index.js';
 import type { RegistrationDeps } from '../src/provisioning/index.js';
-import { createRedisConnection, REGISTRATION_QUEUE, retryAfterOf, retryDelayMs } from '../src/queue/index.js';
+import {
+  createRedisConnection,
+  JOB_NAMES,
+  producerSettingsFromConfig,
+  provisioningJobOptions,
+  REGISTRATION_QUEUE,
+  RegistrationProducer,
+  retryAfterOf,
+  retryDelayMs,
+  upsertRotationSweep,
+} from '../src/queue/index.js';
 import { RegistrationRegistry } from '../src/registry/index.js';
 import { createSecretStore, type SecretStore } from '../src/secrets/index.js';
 
@@ -64,12 +80,10 @@ export async function startRegistrationWorker(
   const connection = createRedisConnection(config.REDIS_URL, 'worker');
   const http = createHttpClient(httpClientOptionsFromConfig(config));
   const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
-  // A queue handle only for counting jobs by state when the worker owns its metrics.
-  const depthQueue = overrides.metrics
-    ? undefined
-    : new Queue(REGISTRATION_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
-  const metrics =
-    overrides.metrics ?? createMetrics({ ...(depthQueue ? { queue: depthQueue } : {}), logger });
+  // For the sweep's rotations, the delayed deletions, the scheduler, and counting jobs by state when the
+  // worker owns its metrics.
+  const queue = new Queue(REGISTRATION_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
+  const metrics = overrides.metrics ?? createMetrics({ queue, logger });
   const secretStore = overrides.secretStore ?? createSecretStore(config);
   const serverLimiter = new RedisServerLimiter({
     redis: connection,
@@ -102,6 +116,8 @@ export async function startRegistrationWorker(
   const budgetedStore = budgetSecretWrites(secretStore, writeBudget, {
     onWait: (waitMs) => metrics.secretWriteWait.observe(waitMs / 1000),
   });
+  const registry = new RegistrationRegistry({ redis: connection, prefix: config.QUEUE_PREFIX });
+  const producerSettings = producerSettingsFromConfig(config);
   const deps: RegistrationDeps = {
     http,
     secretStore: instrumentSecretStore(budgetedStore, metrics),
@@ -114,7 +130,7 @@ export async function startRegistrationWorker(
       prefix: config.QUEUE_PREFIX,
       ttlSeconds: config.DISCOVERY_CACHE_TTL_S,
     }),
-    registry: new RegistrationRegistry({ redis: connection, prefix: config.QUEUE_PREFIX }),
+    registry,
     secretNamePrefix: config.SECRET_NAME_PREFIX,
     rules: { allowInsecureLocalhost: config.ALLOW_INSECURE_LOCALHOST },
     ...(overrides.secretWriteRetryDelaysMs
@@ -123,17 +139,36 @@ export async function startRegistrationWorker(
     log: overrides.log ?? logger,
     observer: createProvisioningObserver({ metrics, logger }),
     serverLimiter,
+    deletions: queueDeletionScheduler(queue, provisioningJobOptions(producerSettings)),
+    rotationGraceMs: config.ROTATION_GRACE * 1000,
   };
+  // The sweep enqueues like any producer: validated, deduplicated, recorded in the registry.
+  const sweepProducer = new RegistrationProducer({ ...producerSettings, queue, secretStore, registry });
   const backoff = { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS };
-  const processor = registerClientProcessor(deps, {
+  const jobOptions: ProvisioningJobOptions = {
     onDelayed: (job, busy) => {
       metrics.jobsDelayed.inc({ reason: busy.reason });
       logger.debug(
         { jobId: job.id, host: busy.host, reason: busy.reason, waitMs: busy.retryAfterMs },
-        'registration job delayed: its server has no room',
+        'job delayed: its server has no room',
       );
     },
-  });
+  };
+  const processors: Record<string, Processor> = {
+    [JOB_NAMES.registerClient]: registerClientProcessor(deps, jobOptions),
+    [JOB_NAMES.rotateClient]: rotateClientProcessor(deps, jobOptions),
+    [JOB_NAMES.deleteClient]: deleteClientProcessor(deps, jobOptions),
+    [JOB_NAMES.sweepRegistrations]: sweepRegistrationsProcessor(
+      { registry, enqueueRotations: (requests) => sweepProducer.enqueueRotations(requests) },
+      { rotateBeforeExpirySeconds: config.ROTATE_BEFORE_EXPIRY },
+      logger,
+    ),
+  };
+  const processor: Processor = (job, token, signal) => {
+    const run = processors[job.name];
+    if (!run) throw new UnrecoverableError(`invalid_job: no job type is called "${job.name}"`);
+    return run(job, token, signal);
+  };
   const worker = new Worker(REGISTRATION_QUEUE, processor, {
     connection,
     prefix: config.QUEUE_PREFIX,
@@ -149,12 +184,14 @@ export async function startRegistrationWorker(
   // Connection trouble is reported here; without a listener it would be an unhandled 'error' event.
   worker.on('error', (err) => logger.error({ err: err.message }, 'registration worker error'));
   await worker.waitUntilReady();
+  await upsertRotationSweep(queue, config.ROTATION_SWEEP_CRON);
   // Names and numbers only: REDIS_URL and API_TOKEN may carry credentials.
   const settings = {
     queue: REGISTRATION_QUEUE,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     secretsBackend: config.SECRETS_BACKEND,
+    rotationSweep: config.ROTATION_SWEEP_CRON,
   };
   logger.info(settings, 'registration worker started');
 
@@ -164,7 +201,7 @@ export async function startRegistrationWorker(
     logger.info({ queue: REGISTRATION_QUEUE, prefix: config.QUEUE_PREFIX }, 'registration worker stopping');
     const started = performance.now();
     await worker.close();
-    await depthQueue?.close();
+    await queue.close();
     http.close();
     // A store handed in belongs to the caller.
     if (!overrides.secretStore) await secretStore.close();

@@ -59,8 +59,12 @@ export const eventDataSchemas = {
   'client.rotated': z.strictObject({
     ...common,
     ...credentials,
-    /** The client the new one replaces; absent when the server updated the client in place (RFC 7592). */
-    previousClientId: id.optional(),
+    /** The client before the rotation: the same as `clientId` when the server updated it in place. */
+    previousClientId: id,
+    /** `update`: RFC 7592 in place; `new_registration`: a successor client replaced the previous one. */
+    rotatedBy: z.enum(['update', 'new_registration']),
+    /** When the replaced client is deleted (RFC 7592), if it can be; otherwise `orphanedClientId` names it. */
+    deleteAfter: timestamp.optional(),
   }),
   'client.registration_failed': z.strictObject({
     ...common,

@@ -13,12 +13,17 @@ export interface Checkpoint {
   orphanedClientIds?: string[];
   /** Times of POSTs whose outcome is unknown (crash or timeout after sending): possible orphans. */
   lostAttemptsAt?: string[];
-  /** Rotation only: the client being replaced or updated, and the secret version that holds it. */
-  previous?: { clientId: string; secretVersionId: string };
+  /**
+   * Rotation only: the client being rotated, the secret version that holds its credentials, and
+   * whether RFC 7592 can still reach it (a refused token cannot delete it later).
+   */
+  previous?: { clientId: string; secretVersionId: string; manageable: boolean };
   /** Rotation only: the RFC 7592 update was tried and did not rotate the credentials. */
   updateDeclined?: boolean;
-  /** Rotation only: the id of the delayed job that deletes the replaced client. */
-  deletionJobId?: string;
+  /** Rotation only: the delayed job that deletes the replaced client, and when it runs. */
+  deletion?: { jobId: string; after: string };
+  /** Deletion only: the RFC 7592 delete succeeded. */
+  deleted?: boolean;
 }
 
 export interface StoredRegistration {

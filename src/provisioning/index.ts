@@ -17,5 +17,8 @@ export {
   type PhaseOutcome,
   type ProvisioningObserver,
 } from './observer.js';
+export { type DeletionOutcome, runDeletion } from './run-deletion.js';
 export { type RegistrationOutcome, runRegistration } from './run-registration.js';
+export { DEFAULT_ROTATION_GRACE_MS, type RotationOutcome, runRotation } from './run-rotation.js';
 export { readStoredCredentials, type StoredCredentials, secretValue } from './secret-value.js';
+export { type SweepDeps, type SweepOutcome, type SweepSettings, sweepDueRegistrations } from './sweep.js';

@@ -61,13 +61,13 @@ export function timedDiscoveryCache(
 }
 
 /**
- * An HTTP client that times POSTs: within registerClient the only POST is the registration request
- * (discovery uses GET). Success means a 2xx answer; judging its body is registerClient's business.
+ * An HTTP client that times POSTs and PUTs: the registration request, and the RFC 7592 update of a
+ * rotation (discovery uses GET). Success means a 2xx answer; judging its body is the caller's business.
  */
 export function timedRegistrationHttp(http: HttpClient, phases: PhaseRecorder): HttpClient {
   return {
     async request(request) {
-      if (request.method !== 'POST') return http.request(request);
+      if (request.method !== 'POST' && request.method !== 'PUT') return http.request(request);
       const started = performance.now();
       try {
         const response = await http.request(request);

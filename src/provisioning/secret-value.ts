@@ -12,7 +12,7 @@ export interface SecretValueInput {
   tokenEndpoint?: string | undefined;
   issuer?: string | undefined;
   /** Where the client was registered: rotation registers its successor there (or rediscovers). */
-  registrationEndpoint: string;
+  registrationEndpoint?: string | undefined;
   /** When this client was registered. */
   registeredAt: Date;
   /** When these credentials were rotated (an RFC 7592 update or a successor client). */

@@ -2,12 +2,14 @@
 export { type BackoffSettings, retryDelayMs } from './backoff.js';
 export { type ConnectionRole, connected, createRedisConnection } from './connection.js';
 export { RetryableJobError, retryAfterOf, toQueueError } from './job-errors.js';
-export { JOB_NAMES, REGISTRATION_QUEUE } from './names.js';
+export { JOB_NAMES, REGISTRATION_QUEUE, ROTATION_SWEEP_SCHEDULER } from './names.js';
 export {
   type EnqueueResult,
   type ProducerOptions,
   producerSettingsFromConfig,
+  provisioningJobOptions,
   RegistrationProducer,
+  type RotationEnqueueResult,
 } from './producer.js';
 export { newJobId, registrationKey } from './registration-key.js';
 export {
@@ -29,3 +31,12 @@ export {
   type StatusSources,
   tenantStatuses,
 } from './registration-status.js';
+export {
+  type DeletionJob,
+  deletionJobSchema,
+  type RotationJob,
+  type RotationRequest,
+  rotationJobSchema,
+  rotationRequestSchema,
+} from './rotation-request.js';
+export { upsertRotationSweep } from './rotation-scheduler.js';

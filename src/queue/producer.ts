@@ -1,9 +1,11 @@
-// Puts registration requests on the queue. Validates with the worker's own schemas, stores an initial
-// access token given by value in the secret store first (only its reference is queued), and
-// deduplicates in-flight work per tenant and server.
+// Puts registration and rotation requests on the queue. Validates with the worker's own schemas,
+// stores an initial access token given by value in the secret store first (only its reference is
+// queued), and deduplicates in-flight work per tenant and server: a registration and a rotation of the
+// same registration never run at once.
 
 import { randomUUID } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
+import type { z } from 'zod';
 import type { Config } from '../config/index.js';
 import type { RegistrationRegistry } from '../registry/index.js';
 import { initialAccessTokenSecretName, type SecretStore } from '../secrets/index.js';
@@ -11,18 +13,36 @@ import { normalizeFhirBaseUrl } from '../smart/index.js';
 import { JOB_NAMES } from './names.js';
 import { newJobId, registrationKey } from './registration-key.js';
 import {
-  type RegistrationJob,
   type RequestIssue,
   type RequestRules,
   registrationRequestSchema,
   requestIssues,
-  type ValidRegistrationRequest,
 } from './registration-request.js';
+import { rotationRequestSchema } from './rotation-request.js';
 
 export type EnqueueResult =
   | { status: 'queued'; jobId: string }
   | { status: 'already_queued'; jobId: string }
   | { status: 'invalid'; issues: RequestIssue[] };
+
+export type RotationEnqueueResult =
+  | EnqueueResult
+  /** The registry knows no stored client for this tenant and server. */
+  | { status: 'not_found'; message: string };
+
+/** A request after validation: what every job kind names, plus its own fields. */
+interface ValidRequest {
+  tenantId: string;
+  fhirBaseUrl: string;
+  initialAccessToken?: { secretId: string } | { value: string } | undefined;
+}
+
+interface JobKind {
+  name: string;
+  schema: z.ZodType<ValidRequest>;
+  /** Only for a registration the registry knows (a rotation). */
+  mustExist: boolean;
+}
 
 export interface ProducerOptions extends RequestRules {
   queue: Queue;
@@ -46,16 +66,26 @@ interface Prepared {
   index: number;
   jobId: string;
   key: string;
-  payload: RegistrationJob;
+  payload: ValidRequest & { requestedAt: string };
 }
 
 export class RegistrationProducer {
   readonly #options: ProducerOptions;
-  readonly #schema: ReturnType<typeof registrationRequestSchema>;
+  readonly #registration: JobKind;
+  readonly #rotation: JobKind;
 
   constructor(options: ProducerOptions) {
     this.#options = options;
-    this.#schema = registrationRequestSchema(options);
+    this.#registration = {
+      name: JOB_NAMES.registerClient,
+      schema: registrationRequestSchema(options),
+      mustExist: false,
+    };
+    this.#rotation = {
+      name: JOB_NAMES.rotateClient,
+      schema: rotationRequestSchema(options),
+      mustExist: true,
+    };
   }
 
   async enqueue(input: unknown): Promise<EnqueueResult> {
@@ -64,11 +94,26 @@ export class RegistrationProducer {
   }
 
   /** One result per input, in order; a bad item never rejects the others. */
-  async enqueueMany(inputs: readonly unknown[]): Promise<EnqueueResult[]> {
-    const results: EnqueueResult[] = new Array(inputs.length);
-    const valid: Array<{ index: number; key: string; request: ValidRegistrationRequest }> = [];
+  enqueueMany(inputs: readonly unknown[]): Promise<EnqueueResult[]> {
+    // A registration is never `not_found`: only a rotation requires an existing one.
+    return this.#enqueue(inputs, this.#registration) as Promise<EnqueueResult[]>;
+  }
+
+  /** Re-registration of an existing registration; `not_found` when the registry does not know it. */
+  async enqueueRotation(input: unknown): Promise<RotationEnqueueResult> {
+    const [result] = await this.enqueueRotations([input]);
+    return result as RotationEnqueueResult;
+  }
+
+  enqueueRotations(inputs: readonly unknown[]): Promise<RotationEnqueueResult[]> {
+    return this.#enqueue(inputs, this.#rotation);
+  }
+
+  async #enqueue(inputs: readonly unknown[], kind: JobKind): Promise<RotationEnqueueResult[]> {
+    const results: RotationEnqueueResult[] = new Array(inputs.length);
+    let valid: Array<{ index: number; key: string; request: ValidRequest }> = [];
     for (const [index, input] of inputs.entries()) {
-      const parsed = this.#schema.safeParse(input);
+      const parsed = kind.schema.safeParse(input);
       if (parsed.success) {
         valid.push({
           index,
@@ -79,6 +124,7 @@ export class RegistrationProducer {
         results[index] = { status: 'invalid', issues: requestIssues(parsed.error) };
       }
     }
+    if (kind.mustExist) valid = await this.#onlyRegistered(valid, results);
     // A duplicate is answered before its initial access token is stored: storing it would replace the
     // token the queued job is about to use (a one-shot token would then be spent by the wrong job).
     // Issued together, the lookups travel in one round trip.
@@ -99,7 +145,7 @@ export class RegistrationProducer {
 
     const jobs = await this.#options.queue.addBulk(
       prepared.map(({ jobId, key, payload }) => ({
-        name: JOB_NAMES.registerClient,
+        name: kind.name,
         data: payload,
         opts: this.#jobOptions(jobId, key),
       })),
@@ -119,10 +165,28 @@ export class RegistrationProducer {
     return results;
   }
 
-  async #toJob(request: ValidRegistrationRequest): Promise<RegistrationJob> {
+  /** Drops (as `not_found`) the requests whose registration has no stored client in the registry. */
+  async #onlyRegistered<T extends { index: number; key: string; request: ValidRequest }>(
+    valid: T[],
+    results: RotationEnqueueResult[],
+  ): Promise<T[]> {
+    const registry = this.#options.registry;
+    if (!registry) return valid;
+    const clientIds = await registry.clientIdsOf(valid.map(({ key }) => key));
+    return valid.filter(({ index, request }, i) => {
+      if (clientIds[i] !== undefined) return true;
+      results[index] = {
+        status: 'not_found',
+        message: `no registration of tenant ${request.tenantId} with ${request.fhirBaseUrl} is known; register it first (or run dcr-provisioner reindex if the registry was lost)`,
+      };
+      return false;
+    });
+  }
+
+  async #toJob(request: ValidRequest): Promise<Prepared['payload']> {
     const fhirBaseUrl = normalizeFhirBaseUrl(request.fhirBaseUrl);
     const { initialAccessToken, ...rest } = request;
-    const job: RegistrationJob = { ...rest, fhirBaseUrl, requestedAt: new Date().toISOString() };
+    const job: Prepared['payload'] = { ...rest, fhirBaseUrl, requestedAt: new Date().toISOString() };
     if (initialAccessToken && 'value' in initialAccessToken) {
       const secretId = initialAccessTokenSecretName(
         this.#options.secretNamePrefix,
@@ -147,16 +211,21 @@ export class RegistrationProducer {
   }
 
   #jobOptions(jobId: string, key: string): JobsOptions {
-    const { attempts, retention } = this.#options;
-    return {
-      jobId,
-      deduplication: { id: key },
-      attempts,
-      backoff: { type: 'custom' },
-      removeOnComplete: { age: retention.completedMaxAgeSeconds, count: retention.completedMaxCount },
-      removeOnFail: { age: retention.failedMaxAgeSeconds, count: retention.failedMaxCount },
-    };
+    return { jobId, deduplication: { id: key }, ...provisioningJobOptions(this.#options) };
   }
+}
+
+/** Attempts, backoff and retention of every provisioning job, however it is added. */
+export function provisioningJobOptions(
+  settings: Pick<ProducerOptions, 'attempts' | 'retention'>,
+): Pick<JobsOptions, 'attempts' | 'backoff' | 'removeOnComplete' | 'removeOnFail'> {
+  const { attempts, retention } = settings;
+  return {
+    attempts,
+    backoff: { type: 'custom' },
+    removeOnComplete: { age: retention.completedMaxAgeSeconds, count: retention.completedMaxCount },
+    removeOnFail: { age: retention.failedMaxAgeSeconds, count: retention.failedMaxCount },
+  };
 }
 
 /** The producer's settings as the configuration states them. */

@@ -36,13 +36,13 @@ const outboundUrl = (rules: RequestRules) =>
     }
   });
 
-const fhirBaseUrl = (rules: RequestRules) =>
+export const fhirBaseUrl = (rules: RequestRules) =>
   outboundUrl(rules).refine((value) => {
     const url = URL.parse(value);
     return url !== null && url.search === '' && url.hash === '';
   }, 'must not have a query or fragment');
 
-const secretReference = z.strictObject({
+export const secretReference = z.strictObject({
   secretId: z.string().min(1, 'must name a secret').max(512, 'must be at most 512 characters'),
 });
 
@@ -54,13 +54,12 @@ const clientMetadata = z.unknown().superRefine((value, ctx) => {
   }
 });
 
+export const tenantId = z
+  .string({ error: 'is required' })
+  .regex(TENANT_ID_PATTERN, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+
 const common = (rules: RequestRules) => ({
-  tenantId: z
-    .string({ error: 'is required' })
-    .regex(
-      TENANT_ID_PATTERN,
-      'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
-    ),
+  tenantId,
   fhirBaseUrl: fhirBaseUrl(rules),
   registrationEndpoint: outboundUrl(rules).optional(),
   clientMetadata,
@@ -81,7 +80,7 @@ interface SecretNameInputs {
   initialAccessToken?: { secretId: string } | { value: string } | undefined;
 }
 
-function checkSecretNames(rules: RequestRules, request: SecretNameInputs, ctx: z.RefinementCtx): void {
+export function checkSecretNames(rules: RequestRules, request: SecretNameInputs, ctx: z.RefinementCtx): void {
   const prefix = rules.secretNamePrefix;
   if (prefix === undefined) return;
   try {
@@ -111,15 +110,17 @@ function checkSecretNames(rules: RequestRules, request: SecretNameInputs, ctx: z
 }
 
 /** What a producer accepts: the initial access token may come as a value, which is stored first. */
+export const initialAccessTokenInput = z
+  .union([secretReference, z.strictObject({ value: z.string().min(1, 'must not be empty') })], {
+    error: 'must be {"secretId": "..."} or {"value": "..."}',
+  })
+  .optional();
+
 export function registrationRequestSchema(rules: RequestRules) {
   return z
     .strictObject({
       ...common(rules),
-      initialAccessToken: z
-        .union([secretReference, z.strictObject({ value: z.string().min(1, 'must not be empty') })], {
-          error: 'must be {"secretId": "..."} or {"value": "..."}',
-        })
-        .optional(),
+      initialAccessToken: initialAccessTokenInput,
     })
     .superRefine((request, ctx) => checkSecretNames(rules, request, ctx));
 }

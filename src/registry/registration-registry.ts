@@ -193,6 +193,15 @@ export class RegistrationRegistry {
     };
   }
 
+  /** The stored client id of each registration (undefined where none is stored), in one round trip. */
+  async clientIdsOf(keys: readonly string[]): Promise<Array<string | undefined>> {
+    if (keys.length === 0) return [];
+    const reads = this.#redis.pipeline();
+    for (const key of keys) reads.hget(this.#recordKey(key), 'clientId');
+    const results = (await reads.exec()) ?? [];
+    return keys.map((_, i) => (results[i]?.[1] as string | null | undefined) ?? undefined);
+  }
+
   /** The registration keys of one tenant (one per FHIR server). */
   async keysOfTenant(tenantId: string): Promise<string[]> {
     return (await this.#redis.smembers(this.#tenantKey(tenantId))).sort();

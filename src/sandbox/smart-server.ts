@@ -18,10 +18,10 @@
 // - RFC 7592: GET returns the same registration access token; PUT rotates it (unless
 //   `rotateRegistrationAccessToken: false`), requires `client_id` and refuses
 //   `registration_access_token`, `registration_client_uri`, `client_secret_expires_at` and
-//   `client_id_issued_at`; PUT never issues a new client secret.
+//   `client_id_issued_at`; PUT never issues a new client secret (unless `updateRotatesSecret`).
 // - The provider fetches a client's `jwks_uri` only when it verifies a client assertion; the fixture
 //   lets it reach loopback addresses, which oidc-provider's SSRF guard would otherwise refuse.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   createServer,
   get as httpGet,
@@ -84,6 +84,13 @@ export interface SmartServerOptions {
    * @defaultValue secrets never expire (`client_secret_expires_at: 0`)
    */
   secretExpiresInSeconds?: number;
+  /**
+   * RFC 7592: every successful PUT issues a new `client_secret` (with a fresh expiry when
+   * `secretExpiresInSeconds` is set), as servers that rotate secrets on update do. oidc-provider
+   * itself keeps the secret, so the fixture replaces it after the provider answered.
+   * @defaultValue false (oidc-provider's behaviour: the secret survives an update)
+   */
+  updateRotatesSecret?: boolean;
   /** RFC 7592: a new registration access token on every PUT. @defaultValue true */
   rotateRegistrationAccessToken?: boolean;
   /** RFC 7592 PUT and DELETE; GET on the client URI is always served. @defaultValue true */
@@ -263,6 +270,9 @@ export async function startSmartServer(options: SmartServerOptions = {}): Promis
       record.body = ctx.oidc?.body;
       const succeeded =
         (ctx.method === 'POST' && ctx.status === 201) || (ctx.method === 'PUT' && ctx.status === 200);
+      if (ctx.method === 'PUT' && succeeded && options.updateRotatesSecret && isObject(ctx.body)) {
+        rotateSecret(store, ctx.body, options.secretExpiresInSeconds);
+      }
       if (succeeded && options.secretExpiresInSeconds !== undefined && isObject(ctx.body)) {
         applySecretExpiry(store, ctx.body, options.secretExpiresInSeconds);
       }
@@ -480,6 +490,23 @@ function applySecretExpiry(
   body.client_secret_expires_at = expiresAt;
   const entry = readEntry(store, `Client:${String(body.client_id)}`);
   if (entry) entry.payload.client_secret_expires_at = expiresAt;
+}
+
+/** A new secret for the client just updated, in the stored client and in the answer. */
+function rotateSecret(
+  store: Map<string, StoredEntry>,
+  body: Record<string, unknown>,
+  expiresInSeconds: number | undefined,
+): void {
+  if (typeof body.client_secret !== 'string') return;
+  const entry = readEntry(store, `Client:${String(body.client_id)}`);
+  if (!entry) return;
+  const secret = randomBytes(32).toString('base64url');
+  const expiresAt = expiresInSeconds === undefined ? 0 : Math.floor(Date.now() / 1000) + expiresInSeconds;
+  entry.payload.client_secret = secret;
+  entry.payload.client_secret_expires_at = expiresAt;
+  body.client_secret = secret;
+  body.client_secret_expires_at = expiresAt;
 }
 
 function looksLikeSoftwareStatement(value: string): boolean {

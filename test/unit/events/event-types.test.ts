@@ -21,6 +21,8 @@ const valid = {
     clientId: 'c-2',
     secretId: 'dcr/acme/x',
     previousClientId: 'c-1',
+    rotatedBy: 'new_registration',
+    deleteAfter: '2026-11-29T10:00:00.000Z',
     reason: 'rotation',
   },
   'client.registration_failed': {

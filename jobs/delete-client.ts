@@ -1,0 +1,43 @@
+// The delete-client job type: a client a rotation replaced, deleted through RFC 7592 once the rotation
+// grace has passed. Added as a delayed job by the rotation (the DeletionScheduler below), with a job id
+// derived from the rotation job, so a retried rotation never schedules it twice.
+
+import type { JobsOptions, Processor, Queue } from 'bullmq';
+import {
+  type DeletionOutcome,
+  type DeletionScheduler,
+  type RegistrationDeps,
+  runDeletion,
+} from '../src/provisioning/index.js';
+import { type DeletionJob, JOB_NAMES } from '../src/queue/index.js';
+import {
+  type ProvisioningJobOptions,
+  provisioningProcessor,
+  type WithCheckpoint,
+} from './provisioning-job.js';
+
+export const name = JOB_NAMES.deleteClient;
+
+export type DeleteClientData = WithCheckpoint<DeletionJob>;
+
+export function deleteClientProcessor(
+  deps: RegistrationDeps,
+  options: ProvisioningJobOptions = {},
+): Processor<DeleteClientData, DeletionOutcome> {
+  return provisioningProcessor((payload, context) => runDeletion(payload, context, deps), options);
+}
+
+/** Schedules deletions as delayed jobs on the queue, retried like registrations. */
+export function queueDeletionScheduler(
+  queue: Queue,
+  jobOptions: Pick<JobsOptions, 'attempts' | 'backoff' | 'removeOnComplete' | 'removeOnFail'>,
+): DeletionScheduler {
+  return {
+    async schedule(request, { delayMs, jobId }) {
+      const data: DeletionJob = { ...request, reason: 'rotation', requestedAt: new Date().toISOString() };
+      // An id already taken (a retried rotation) makes BullMQ return the existing job: no second delete.
+      const job = await queue.add(name, data, { ...jobOptions, jobId, delay: delayMs });
+      return job.id as string;
+    },
+  };
+}

@@ -1,0 +1,105 @@
+// Deletes a client that a rotation replaced, once its grace has passed (RFC 7592 DELETE with the
+// registration access token stored with it). Its credentials are found in the registration's secret:
+// normally AWSPREVIOUS, the version the successor pushed aside. The current client is never deleted.
+// A client that cannot be deleted is announced as an orphan in the failure event, for a person to
+// remove at the server.
+
+import { deleteClient } from '../dcr/index.js';
+import { ProvisioningError } from '../failures/index.js';
+import type { RequestRules } from '../queue/registration-request.js';
+import { type DeletionJob, deletionJobSchema } from '../queue/rotation-request.js';
+import { registrationSecretName } from '../secrets/index.js';
+import type { JobContext, RegistrationDeps } from './deps.js';
+import { runProvisioningJob } from './job-runner.js';
+import { serverHttp } from './register-and-store.js';
+import { isManageable, readStoredCredentials } from './secret-value.js';
+
+/** The deletion job's return value. */
+export interface DeletionOutcome {
+  tenantId: string;
+  fhirBaseUrl: string;
+  clientId: string;
+  secretId: string;
+  eventId: string;
+}
+
+const jobSchemas = new WeakMap<RequestRules, ReturnType<typeof deletionJobSchema>>();
+
+export function runDeletion(
+  data: unknown,
+  context: JobContext,
+  deps: RegistrationDeps,
+): Promise<DeletionOutcome> {
+  let schema = jobSchemas.get(deps.rules);
+  if (!schema) {
+    schema = deletionJobSchema(deps.rules);
+    jobSchemas.set(deps.rules, schema);
+  }
+  return runProvisioningJob(data, context, deps, schema, (job) => deleteReplaced(job, context, deps));
+}
+
+async function deleteReplaced(
+  job: DeletionJob,
+  context: JobContext,
+  deps: RegistrationDeps,
+): Promise<DeletionOutcome> {
+  const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
+  let state = context.checkpoint.load();
+  if (!state.deleted) {
+    // Until the delete succeeds the client is an orphan: a final failure must name it.
+    if (!state.orphanedClientIds) {
+      state = { ...state, orphanedClientIds: [job.clientId] };
+      await context.checkpoint.save(state);
+    }
+    const [current, previous] = await Promise.all([
+      deps.secretStore.readCurrent(secretId),
+      deps.secretStore.readPrevious(secretId),
+    ]);
+    if (current && readStoredCredentials(current.value)?.clientId === job.clientId) {
+      throw new ProvisioningError(
+        'invalid_job',
+        `client ${job.clientId} is the current client stored at ${secretId}; it is not deleted`,
+      );
+    }
+    const credentials = previous ? readStoredCredentials(previous.value) : undefined;
+    if (!credentials || credentials.clientId !== job.clientId || !isManageable(credentials)) {
+      throw new ProvisioningError(
+        'invalid_job',
+        `the RFC 7592 credentials of client ${job.clientId} are no longer stored at ${secretId} (AWSPREVIOUS); delete it at the server by hand`,
+      );
+    }
+    await deleteClient({
+      http: serverHttp(deps.http, context, deps),
+      registrationClientUri: credentials.registrationClientUri as string,
+      registrationAccessToken: credentials.registrationAccessToken as string,
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
+    state = { ...state, deleted: true };
+    await context.checkpoint.save(state);
+  }
+  if (!state.eventId) {
+    const { eventId } = await deps.events.publish(
+      'client.deleted',
+      {
+        tenantId: job.tenantId,
+        fhirBaseUrl: job.fhirBaseUrl,
+        clientId: job.clientId,
+        secretId,
+        jobId: context.jobId,
+        attempts: context.attempt,
+        occurredAt: (deps.now?.() ?? new Date()).toISOString(),
+        reason: job.reason,
+      },
+      { discriminator: job.clientId },
+    );
+    state = { ...state, eventId };
+    await context.checkpoint.save(state);
+  }
+  return {
+    tenantId: job.tenantId,
+    fhirBaseUrl: job.fhirBaseUrl,
+    clientId: job.clientId,
+    secretId,
+    eventId: state.eventId as string,
+  };
+}

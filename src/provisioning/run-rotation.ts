@@ -1,0 +1,309 @@
+// The re-registration use case (DESIGN.md "Scheduled re-registration"): new credentials for a
+// registration that already exists, read back from its stored secret. RFC 7592 first: when the stored
+// registration access token works, the client is updated in place, and a new secret in the answer is
+// the rotation. When the server has no management, refuses the token, or updates without issuing a new
+// secret, a successor client is registered (with the same POST-and-store guarantees as a first
+// registration) and the replaced one is deleted after ROTATION_GRACE by a delayed job. Every answer
+// that carries a rotated registration access token is stored before anything else can fail.
+
+import { randomUUID } from 'node:crypto';
+import { type ManagedClient, updateClient } from '../dcr/index.js';
+import { classify, ProvisioningError } from '../failures/index.js';
+import { findServerBusy } from '../limits/index.js';
+import { registrationKey } from '../queue/registration-key.js';
+import type { RequestRules } from '../queue/registration-request.js';
+import { type RotationJob, rotationJobSchema } from '../queue/rotation-request.js';
+import { registrationSecretName } from '../secrets/index.js';
+import type { Checkpoint, StoredRegistration } from './checkpoint.js';
+import type { JobContext, RegistrationDeps } from './deps.js';
+import { orphanFields, orphanOutcome, runProvisioningJob } from './job-runner.js';
+import type { PhaseRecorder } from './phase-timing.js';
+import { timedRegistrationHttp } from './phase-timing.js';
+import {
+  registerAndStore,
+  resumeAfterLostAnswer,
+  secretTags,
+  serverHttp,
+  versionToken,
+  writeWithRetries,
+} from './register-and-store.js';
+import type { RegistrationOutcome } from './run-registration.js';
+import { isManageable, readStoredCredentials, type StoredCredentials, secretValue } from './secret-value.js';
+
+export const DEFAULT_ROTATION_GRACE_MS = 24 * 3600 * 1000;
+
+/** The rotation job's return value: nothing secret. */
+export interface RotationOutcome extends RegistrationOutcome {
+  previousClientId: string;
+  /** `update`: RFC 7592 in place, same client id; `new_registration`: a successor client. */
+  rotatedBy: 'update' | 'new_registration';
+  /** The delayed job deleting the replaced client, and when it runs. */
+  deletion?: { jobId: string; after: string };
+}
+
+const jobSchemas = new WeakMap<RequestRules, ReturnType<typeof rotationJobSchema>>();
+
+export function runRotation(
+  data: unknown,
+  context: JobContext,
+  deps: RegistrationDeps,
+): Promise<RotationOutcome> {
+  let schema = jobSchemas.get(deps.rules);
+  if (!schema) {
+    schema = rotationJobSchema(deps.rules);
+    jobSchemas.set(deps.rules, schema);
+  }
+  return runProvisioningJob(data, context, deps, schema, (job, phases) => rotate(job, context, deps, phases));
+}
+
+async function rotate(
+  job: RotationJob,
+  context: JobContext,
+  deps: RegistrationDeps,
+  phases: PhaseRecorder,
+): Promise<RotationOutcome> {
+  const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
+  const key = registrationKey(job.tenantId, job.fhirBaseUrl);
+  const now = () => deps.now?.() ?? new Date();
+  let state = context.checkpoint.load();
+  await deps.registry?.recordEnqueued(key, {
+    tenantId: job.tenantId,
+    fhirBaseUrl: job.fhirBaseUrl,
+    jobId: context.jobId,
+  });
+
+  if (!state.stored && state.intent) state = await resumeAfterLostAnswer(state, secretId, context, deps);
+  if (!state.stored) {
+    const current = await deps.secretStore.readCurrent(secretId);
+    const credentials = current ? readStoredCredentials(current.value) : undefined;
+    if (!state.previous) {
+      if (!current || !credentials) {
+        throw new ProvisioningError(
+          'invalid_job',
+          `nothing to rotate: no registration is stored at ${secretId}; register the tenant first`,
+        );
+      }
+      state = {
+        ...state,
+        previous: {
+          clientId: credentials.clientId,
+          secretVersionId: current.versionId,
+          manageable: isManageable(credentials),
+        },
+      };
+      await context.checkpoint.save(state);
+    }
+    const previous = state.previous as NonNullable<Checkpoint['previous']>;
+    if (!credentials || credentials.clientId !== previous.clientId) {
+      throw new ProvisioningError(
+        'invalid_job',
+        `the registration stored at ${secretId} changed while client ${previous.clientId} was being rotated`,
+      );
+    }
+    if (!state.updateDeclined && isManageable(credentials))
+      state = await updateInPlace(job, credentials, secretId, state, context, deps, phases);
+    if (!state.stored) {
+      state = await registerAndStore(
+        {
+          tenantId: job.tenantId,
+          fhirBaseUrl: job.fhirBaseUrl,
+          clientMetadata: credentials.metadata,
+          // A client registered at a named endpoint (no token endpoint: discovery was skipped) gets its
+          // successor there too; otherwise the server is discovered again, in case it moved.
+          registrationEndpoint: credentials.tokenEndpoint ? undefined : credentials.registrationEndpoint,
+          initialAccessTokenSecretId: job.initialAccessToken?.secretId,
+          rotationPeriodDays: credentials.rotationPeriodDays,
+          replacesClient: true,
+          secretId,
+        },
+        state,
+        context,
+        deps,
+        phases,
+      );
+    }
+  }
+
+  const stored = state.stored as StoredRegistration;
+  const previous = state.previous as NonNullable<Checkpoint['previous']>;
+  const replaced = stored.clientId !== previous.clientId;
+  await deps.registry?.recordStored(key, {
+    tenantId: job.tenantId,
+    fhirBaseUrl: job.fhirBaseUrl,
+    ...stored,
+    managed: stored.managed ?? false,
+  });
+  if (replaced && previous.manageable && deps.deletions && !state.deletion) {
+    const delayMs = deps.rotationGraceMs ?? DEFAULT_ROTATION_GRACE_MS;
+    const jobId = await deps.deletions.schedule(
+      {
+        tenantId: job.tenantId,
+        fhirBaseUrl: job.fhirBaseUrl,
+        clientId: previous.clientId,
+        replacedByJobId: context.jobId,
+      },
+      { delayMs, jobId: `${context.jobId}.delete` },
+    );
+    state = { ...state, deletion: { jobId, after: new Date(now().getTime() + delayMs).toISOString() } };
+    await context.checkpoint.save(state);
+  }
+
+  if (!state.eventId) {
+    // A replaced client nobody will delete is left for a person to clean up: say so.
+    const retained = replaced && !state.deletion ? { orphanedClientId: previous.clientId } : {};
+    const rotatedBy = replaced ? 'new_registration' : 'update';
+    const { eventId } = await deps.events.publish(
+      'client.rotated',
+      {
+        tenantId: job.tenantId,
+        fhirBaseUrl: job.fhirBaseUrl,
+        clientId: stored.clientId,
+        previousClientId: previous.clientId,
+        rotatedBy,
+        secretId: stored.secretId,
+        secretVersionId: stored.secretVersionId,
+        jobId: context.jobId,
+        attempts: context.attempt,
+        occurredAt: now().toISOString(),
+        reason: job.reason,
+        ...(state.deletion ? { deleteAfter: state.deletion.after } : {}),
+        ...orphanFields(state),
+        ...retained,
+      },
+      { discriminator: stored.secretVersionId },
+    );
+    state = { ...state, eventId };
+    await context.checkpoint.save(state);
+  }
+
+  return {
+    tenantId: job.tenantId,
+    fhirBaseUrl: job.fhirBaseUrl,
+    ...stored,
+    previousClientId: previous.clientId,
+    rotatedBy: replaced ? 'new_registration' : 'update',
+    eventId: state.eventId as string,
+    ...(state.deletion ? { deletion: state.deletion } : {}),
+    ...orphanOutcome(state),
+  };
+}
+
+/**
+ * RFC 7592 update with the registration as stored. A new secret in the answer (or a client without a
+ * secret) completes the rotation in place. An answer with the old secret still rotated the
+ * registration access token on most servers: it is stored, and the caller registers a successor. A
+ * refusal sends the caller to a successor too; only retryable failures end the attempt.
+ */
+async function updateInPlace(
+  job: RotationJob,
+  credentials: StoredCredentials,
+  secretId: string,
+  state: Checkpoint,
+  context: JobContext,
+  deps: RegistrationDeps,
+  phases: PhaseRecorder,
+): Promise<Checkpoint> {
+  const previous = state.previous as NonNullable<Checkpoint['previous']>;
+  let updated: ManagedClient;
+  try {
+    updated = await updateClient({
+      http: serverHttp(timedRegistrationHttp(deps.http, phases), context, deps),
+      registrationClientUri: credentials.registrationClientUri as string,
+      registrationAccessToken: credentials.registrationAccessToken as string,
+      clientId: credentials.clientId,
+      metadata: credentials.metadata,
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
+  } catch (err) {
+    const busy = findServerBusy(err);
+    if (busy) throw busy;
+    const failure = classify(err, 'management');
+    if (failure.retryable) throw failure;
+    // A refused token, or no management at all (404/405), cannot delete the client later either.
+    const tokenWorks = failure.code !== 'unauthorized' && failure.status !== 404 && failure.status !== 405;
+    deps.log?.warn(
+      { tenantId: job.tenantId, jobId: context.jobId, code: failure.code },
+      `RFC 7592 update of client ${credentials.clientId} refused (${failure.message}); registering a successor client`,
+    );
+    const next: Checkpoint = {
+      ...state,
+      updateDeclined: true,
+      previous: { ...previous, manageable: tokenWorks },
+    };
+    await context.checkpoint.save(next);
+    return next;
+  }
+  for (const warning of updated.warnings)
+    deps.log?.warn({ tenantId: job.tenantId, jobId: context.jobId }, warning);
+
+  const rotated =
+    credentials.clientSecret === undefined ||
+    (updated.clientSecret !== undefined && updated.clientSecret !== credentials.clientSecret);
+  const at = deps.now?.() ?? new Date();
+  // What the answer leaves out stays as stored: a server may omit the secret or the URI on update.
+  const client = {
+    ...updated,
+    clientId: credentials.clientId,
+    clientSecret: updated.clientSecret ?? credentials.clientSecret,
+    clientSecretExpiresAt: updated.clientSecretExpiresAt ?? credentials.clientSecretExpiresAt,
+    // Not enumerable on a kept token (see keepToken in src/dcr), so not carried by the spread.
+    registrationAccessToken: updated.registrationAccessToken,
+    registrationClientUri: updated.registrationClientUri ?? credentials.registrationClientUri,
+  };
+  const registeredAt = credentials.registeredAt ?? at.toISOString();
+  const rotatedAt = rotated ? at.toISOString() : credentials.rotatedAt;
+  const secretVersionId = await writeWithRetries(deps, phases, {
+    name: secretId,
+    value: JSON.stringify(
+      secretValue({
+        client,
+        fhirBaseUrl: job.fhirBaseUrl,
+        tokenEndpoint: credentials.tokenEndpoint,
+        issuer: credentials.issuer,
+        registrationEndpoint: credentials.registrationEndpoint,
+        registeredAt: new Date(registeredAt),
+        rotatedAt: rotatedAt ? new Date(rotatedAt) : undefined,
+        rotationPeriodDays: credentials.rotationPeriodDays,
+      }),
+    ),
+    clientRequestToken: versionToken(context.jobId, `update-${randomUUID()}`),
+    tags: secretTags(job.tenantId, job.fhirBaseUrl),
+  }).catch((err: unknown) => {
+    const failure = classify(err, 'registration');
+    throw new ProvisioningError(
+      failure.code,
+      `${failure.message}; client ${credentials.clientId} was updated at the server but its new credentials could not be stored (the next attempt registers a successor if the stored ones stopped working)`,
+      {
+        cause: failure,
+        ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+      },
+    );
+  });
+
+  if (!rotated) {
+    deps.log?.warn(
+      { tenantId: job.tenantId, jobId: context.jobId },
+      `the server updated client ${credentials.clientId} without issuing a new secret; registering a successor client`,
+    );
+    const next: Checkpoint = { ...state, updateDeclined: true, previous: { ...previous, secretVersionId } };
+    await context.checkpoint.save(next);
+    return next;
+  }
+  const next: Checkpoint = {
+    ...state,
+    stored: {
+      clientId: credentials.clientId,
+      secretId,
+      secretVersionId,
+      ...(client.clientSecretExpiresAt !== undefined
+        ? { clientSecretExpiresAt: client.clientSecretExpiresAt }
+        : {}),
+      registeredAt,
+      rotatedAt: at.toISOString(),
+      ...(credentials.rotationPeriodDays ? { rotationPeriodDays: credentials.rotationPeriodDays } : {}),
+      managed: true,
+    },
+  };
+  await context.checkpoint.save(next);
+  return next;
+}

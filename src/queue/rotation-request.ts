@@ -1,0 +1,56 @@
+// The rotation request of `POST /v1/registrations/{tenantId}/rotate`, `dcr-provisioner rotate` and the
+// sweep, the rotation job derived from it, and the job that deletes a replaced client. None carries
+// metadata: rotation reads the registration back from its stored secret (the source of truth).
+
+import { z } from 'zod';
+import { REGISTRATION_REASONS } from '../events/index.js';
+import {
+  checkSecretNames,
+  fhirBaseUrl,
+  initialAccessTokenInput,
+  type RequestRules,
+  secretReference,
+  tenantId,
+} from './registration-request.js';
+
+const common = (rules: RequestRules) => ({
+  tenantId,
+  fhirBaseUrl: fhirBaseUrl(rules),
+  reason: z.enum(REGISTRATION_REASONS).default('manual'),
+});
+
+/**
+ * What a producer accepts. An initial access token is used only when the server refuses the RFC 7592
+ * update and a successor client has to be registered.
+ */
+export function rotationRequestSchema(rules: RequestRules) {
+  return z
+    .strictObject({ ...common(rules), initialAccessToken: initialAccessTokenInput })
+    .superRefine((request, ctx) => checkSecretNames(rules, request, ctx));
+}
+
+/** What is queued: never a secret, only references to the secret store. */
+export function rotationJobSchema(rules: RequestRules) {
+  return z
+    .strictObject({
+      ...common(rules),
+      initialAccessToken: secretReference.optional(),
+      requestedAt: z.iso.datetime(),
+    })
+    .superRefine((job, ctx) => checkSecretNames(rules, job, ctx));
+}
+
+/** A replaced client, deleted through RFC 7592 after the rotation grace. */
+export function deletionJobSchema(rules: RequestRules) {
+  return z.strictObject({
+    ...common(rules),
+    clientId: z.string().min(1, 'must not be empty'),
+    replacedByJobId: z.string().min(1, 'must not be empty'),
+    requestedAt: z.iso.datetime(),
+  });
+}
+
+export type RotationRequest = z.input<ReturnType<typeof rotationRequestSchema>>;
+export type ValidRotationRequest = z.output<ReturnType<typeof rotationRequestSchema>>;
+export type RotationJob = z.output<ReturnType<typeof rotationJobSchema>>;
+export type DeletionJob = z.output<ReturnType<typeof deletionJobSchema>>;
