@@ -1,0 +1,198 @@
+// The rotation sweep and its job scheduler, against real Redis, moto and oidc-provider. Time is
+// controlled by the sweep's injected clock and by servers whose secrets expire soon or late.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { confidentialSymmetricMetadata } from '../../../src/dcr/index.js';
+import { sweepDueRegistrations } from '../../../src/provisioning/index.js';
+import { JOB_NAMES, ROTATION_SWEEP_SCHEDULER, upsertRotationSweep } from '../../../src/queue/index.js';
+import { RegistrationRegistry } from '../../../src/registry/index.js';
+import { type SmartServer, startSmartServer } from '../../fixtures/smart-server.js';
+import { type Pipeline, startPipeline } from '../pipeline/harness.js';
+
+let pipeline: Pipeline;
+let expiresSoon: SmartServer;
+let expiresLate: SmartServer;
+let neverExpires: SmartServer;
+const DAY_S = 86_400;
+const WEEK_S = 7 * DAY_S;
+
+beforeAll(async () => {
+  [pipeline, expiresSoon, expiresLate, neverExpires] = await Promise.all([
+    startPipeline('sweep', { ROTATE_BEFORE_EXPIRY: '7d' }),
+    startSmartServer({ secretExpiresInSeconds: 5 }),
+    startSmartServer({ secretExpiresInSeconds: 30 * DAY_S }),
+    startSmartServer(),
+  ]);
+});
+afterAll(async () => {
+  await pipeline.close();
+  await Promise.all([expiresSoon.close(), expiresLate.close(), neverExpires.close()]);
+});
+
+const metadata = (name: string) =>
+  confidentialSymmetricMetadata({ clientName: name, redirectUris: ['https://app.example/callback'] });
+
+/** Registers through a short-lived worker, so the sweeps below see queued jobs stay queued. */
+async function registerAll(requests: Array<Record<string, unknown>>): Promise<void> {
+  const worker = await pipeline.startWorker();
+  try {
+    const results = await pipeline.producer.enqueueMany(requests);
+    const jobs = await Promise.all(results.map((r) => pipeline.waitForJob((r as { jobId: string }).jobId)));
+    expect(jobs.map((job) => job.state)).toEqual(requests.map(() => 'completed'));
+  } finally {
+    await worker.close();
+  }
+}
+
+function sweepAt(now: Date, enqueued: Array<Record<string, unknown>>) {
+  return sweepDueRegistrations(
+    {
+      registry: pipeline.registry,
+      enqueueRotations: (requests) => {
+        enqueued.push(...requests);
+        return pipeline.producer.enqueueRotations(requests);
+      },
+      now: () => now,
+    },
+    { rotateBeforeExpirySeconds: WEEK_S },
+  );
+}
+
+describe('rotation sweep', () => {
+  it('enqueues only the registrations due by expiry or by rotation period, deduplicated', async () => {
+    await registerAll([
+      { tenantId: 'soon', fhirBaseUrl: expiresSoon.fhirBaseUrl, clientMetadata: metadata('soon') },
+      { tenantId: 'late', fhirBaseUrl: expiresLate.fhirBaseUrl, clientMetadata: metadata('late') },
+      { tenantId: 'never', fhirBaseUrl: neverExpires.fhirBaseUrl, clientMetadata: metadata('never') },
+      {
+        tenantId: 'monthly',
+        fhirBaseUrl: neverExpires.fhirBaseUrl,
+        clientMetadata: metadata('monthly'),
+        rotation: { periodDays: 30 },
+      },
+    ]);
+
+    // Now: only the secret expiring within ROTATE_BEFORE_EXPIRY (7 days) is due.
+    const first: Array<Record<string, unknown>> = [];
+    expect(await sweepAt(new Date(), first)).toEqual({ due: 1, queued: 1, alreadyQueued: 0, refused: 0 });
+    expect(first).toEqual([{ tenantId: 'soon', fhirBaseUrl: expiresSoon.fhirBaseUrl, reason: 'scheduled' }]);
+
+    // 25 days on, the 30-day secret is within a week of expiring; the 30-day period has not run out.
+    const second: Array<Record<string, unknown>> = [];
+    const later = new Date(Date.now() + 25 * DAY_S * 1000);
+    expect(await sweepAt(later, second)).toEqual({ due: 2, queued: 1, alreadyQueued: 1, refused: 0 });
+    expect(second.map((r) => r.tenantId).sort()).toEqual(['late', 'soon']);
+
+    // 31 days on, the monthly tenant's period has run out too; the never-expiring one is never due.
+    const third: Array<Record<string, unknown>> = [];
+    const monthLater = new Date(Date.now() + 31 * DAY_S * 1000);
+    expect(await sweepAt(monthLater, third)).toMatchObject({ due: 3, queued: 1, alreadyQueued: 2 });
+    expect(third.map((r) => r.tenantId).sort()).toEqual(['late', 'monthly', 'soon']);
+
+    const waiting = await pipeline.queue.getJobs(['waiting']);
+    expect(waiting.map((job) => [job.name, job.data.tenantId, job.data.reason]).sort()).toEqual([
+      [JOB_NAMES.rotateClient, 'late', 'scheduled'],
+      [JOB_NAMES.rotateClient, 'monthly', 'scheduled'],
+      [JOB_NAMES.rotateClient, 'soon', 'scheduled'],
+    ]);
+  });
+
+  it('runs as the scheduled job: a worker sweeps, rotates what is due and moves its expiry on', async () => {
+    const worker = await pipeline.startWorker();
+    try {
+      const sweep = await pipeline.queue.add(JOB_NAMES.sweepRegistrations, {});
+      const swept = await pipeline.waitForJob(sweep.id as string);
+      expect(swept.state).toBe('completed');
+      // Only the 5-second secret is due now; its rotation was queued above (or has just run and its
+      // successor, expiring in 5 s too, is due again).
+      expect(swept.returnvalue).toMatchObject({ due: 1, refused: 0 });
+
+      const rotations = await pipeline.queue.getJobs(['waiting', 'active', 'completed', 'failed']);
+      const ids = rotations
+        .filter((job) => job.name === JOB_NAMES.rotateClient)
+        .map((job) => job.id as string);
+      const finished = await Promise.all(ids.map((id) => pipeline.waitForJob(id)));
+      expect(finished.map((job) => job.state)).toEqual(ids.map(() => 'completed'));
+
+      const rotated = (await pipeline.events()).filter((e) => e.type === 'client.rotated');
+      expect([...new Set(rotated.map((e) => e.data.tenantId))].sort()).toEqual(['late', 'monthly', 'soon']);
+      expect(rotated.every((e) => e.data.reason === 'scheduled')).toBe(true);
+      // The rotated soon-expiring secret is due again soon; the monthly one's period starts over.
+      const nextMonth: Array<Record<string, unknown>> = [];
+      await sweepAt(new Date(Date.now() + 31 * DAY_S * 1000), nextMonth);
+      expect(nextMonth.map((r) => r.tenantId).sort()).toEqual(['late', 'monthly', 'soon']);
+      const nextWeek: Array<Record<string, unknown>> = [];
+      await sweepAt(new Date(Date.now() + 2 * DAY_S * 1000), nextWeek);
+      expect(nextWeek.map((r) => r.tenantId)).toEqual(['soon']);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('leaves exactly one scheduler however often it is upserted, with the latest pattern', async () => {
+    await upsertRotationSweep(pipeline.queue, '0 * * * *');
+    await upsertRotationSweep(pipeline.queue, '0 * * * *');
+    // Every worker upserts it at start.
+    const workers = await Promise.all([pipeline.startWorker(), pipeline.startWorker()]);
+    await Promise.all(workers.map((w) => w.close()));
+    let schedulers = await pipeline.queue.getJobSchedulers();
+    expect(schedulers).toHaveLength(1);
+    expect(schedulers[0]).toMatchObject({
+      key: ROTATION_SWEEP_SCHEDULER,
+      name: JOB_NAMES.sweepRegistrations,
+      pattern: pipeline.config.ROTATION_SWEEP_CRON,
+    });
+
+    await upsertRotationSweep(pipeline.queue, '*/15 * * * *');
+    schedulers = await pipeline.queue.getJobSchedulers();
+    expect(schedulers).toHaveLength(1);
+    expect(schedulers[0]?.pattern).toBe('*/15 * * * *');
+  });
+
+  it('pages through a large registry a page at a time and drops entries whose record is gone', async () => {
+    const registry = new RegistrationRegistry({
+      redis: pipeline.redis,
+      prefix: `${pipeline.config.QUEUE_PREFIX}-paging`,
+    });
+    const count = 2_500;
+    const now = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < count; i += 500) {
+      await Promise.all(
+        Array.from({ length: Math.min(500, count - i) }, (_, j) =>
+          registry.recordStored(`key-${i + j}`, {
+            tenantId: `t-${i + j}`,
+            fhirBaseUrl: 'https://ehr.example/fhir',
+            clientId: `c-${i + j}`,
+            secretId: `dcr/t-${i + j}/ehr.example_fhir`,
+            secretVersionId: 'v1',
+            registeredAt: new Date().toISOString(),
+            clientSecretExpiresAt: now + 60 + (i + j),
+            managed: true,
+          }),
+        ),
+      );
+    }
+    await pipeline.redis.del(`${pipeline.config.QUEUE_PREFIX}-paging:registration:key-7`);
+
+    const pageSizes: number[] = [];
+    const seen = new Set<string>();
+    const outcome = await sweepDueRegistrations(
+      {
+        registry,
+        enqueueRotations: async (requests) => {
+          pageSizes.push(requests.length);
+          for (const r of requests) seen.add(String(r.tenantId));
+          return requests.map(() => ({ status: 'queued' as const, jobId: 'x' }));
+        },
+      },
+      { rotateBeforeExpirySeconds: WEEK_S, pageSize: 100 },
+    );
+    expect(outcome).toEqual({ due: count - 1, queued: count - 1, alreadyQueued: 0, refused: 0 });
+    expect(seen.size).toBe(count - 1);
+    expect(seen.has('t-7')).toBe(false);
+    expect(Math.max(...pageSizes)).toBeLessThanOrEqual(100);
+    expect(
+      await pipeline.redis.zscore(`${pipeline.config.QUEUE_PREFIX}-paging:rotation:expiry`, 'key-7'),
+    ).toBeNull();
+  });
+});
