@@ -1,0 +1,211 @@
+// Rotation under the faults a real server will not produce on demand: a failing RFC 7592 update that is
+// retried, an update answered 401, a successor registration the server refuses, and an update that
+// rotates only the registration access token (which must still be stored, and used for the delete).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { confidentialSymmetricMetadata } from '../../../src/dcr/index.js';
+import { registrationSecretName } from '../../../src/secrets/index.js';
+import { type RecordedRequest, type StubServer, startStubServer } from '../../fixtures/stub-server.js';
+import { type Pipeline, startPipeline } from '../pipeline/harness.js';
+
+let pipeline: Pipeline;
+let stub: StubServer;
+let fhirBaseUrl: string;
+
+beforeAll(async () => {
+  [pipeline, stub] = await Promise.all([
+    startPipeline('rotation-faults', { ROTATION_GRACE: '1s' }),
+    startStubServer(),
+  ]);
+  fhirBaseUrl = stub.url('/fhir');
+  stub.on('GET', '/fhir/.well-known/smart-configuration', {
+    json: {
+      token_endpoint: stub.url('/token'),
+      registration_endpoint: stub.url('/reg'),
+      token_endpoint_auth_methods_supported: ['client_secret_basic'],
+    },
+  });
+  await pipeline.startWorker();
+});
+afterAll(async () => {
+  await pipeline.close();
+  await stub.close();
+});
+
+/** Registration answers per tenant (by client_name): a client id per call, or an error after the first. */
+function answerRegistrations(clients: Record<string, Array<string | 'refuse'>>): void {
+  const calls = new Map<string, number>();
+  stub.on('POST', '/reg', (request: RecordedRequest) => {
+    const tenant = String((request.json as Record<string, unknown>).client_name);
+    const n = calls.get(tenant) ?? 0;
+    calls.set(tenant, n + 1);
+    const clientId = clients[tenant]?.[n];
+    if (clientId === undefined || clientId === 'refuse') {
+      return {
+        status: 400,
+        json: { error: 'invalid_client_metadata', error_description: 'redirect_uris changed' },
+      };
+    }
+    return {
+      status: 201,
+      json: {
+        ...(request.json as Record<string, unknown>),
+        client_id: clientId,
+        client_secret: `secret-of-${clientId}`,
+        client_secret_expires_at: 0,
+        registration_access_token: `token-of-${clientId}`,
+        registration_client_uri: stub.url(`/reg/${clientId}`),
+      },
+    };
+  });
+}
+
+const metadata = (tenant: string) =>
+  confidentialSymmetricMetadata({ clientName: tenant, redirectUris: ['https://app.example/callback'] });
+
+async function registerAndRotate(tenant: string) {
+  const registered = await pipeline.producer.enqueue({
+    tenantId: tenant,
+    fhirBaseUrl,
+    clientMetadata: metadata(tenant),
+  });
+  expect((await pipeline.waitForJob((registered as { jobId: string }).jobId)).state).toBe('completed');
+  const rotation = await pipeline.producer.enqueueRotation({ tenantId: tenant, fhirBaseUrl });
+  return pipeline.waitForJob((rotation as { jobId: string }).jobId);
+}
+
+async function stored(tenant: string, stage: 'current' | 'previous' = 'current') {
+  const secretId = registrationSecretName(pipeline.config.SECRET_NAME_PREFIX, tenant, fhirBaseUrl);
+  const secret =
+    stage === 'current'
+      ? await pipeline.secretStore.readCurrent(secretId)
+      : await pipeline.secretStore.readPrevious(secretId);
+  return JSON.parse(secret?.value ?? '{}') as Record<string, unknown>;
+}
+
+describe('rotation faults', () => {
+  it('retries an update that failed with 503 and rotates in place on the next attempt', async () => {
+    answerRegistrations({ retried: ['c-retried'] });
+    stub.on('PUT', '/reg/c-retried', [
+      { status: 503, headers: { 'retry-after': '0' }, json: { error: 'temporarily_unavailable' } },
+      {
+        json: {
+          ...metadata('retried'),
+          client_id: 'c-retried',
+          client_secret: 'rotated-secret',
+          client_secret_expires_at: 0,
+          registration_access_token: 'rotated-token',
+        },
+      },
+    ]);
+    const job = await registerAndRotate('retried');
+    expect(job).toMatchObject({ state: 'completed', attemptsMade: 2 });
+    expect(job.returnvalue).toMatchObject({ clientId: 'c-retried', rotatedBy: 'update' });
+    const puts = stub.requestsTo('PUT', '/reg/c-retried');
+    expect(puts.map((r) => r.headers.authorization)).toEqual([
+      'Bearer token-of-c-retried',
+      'Bearer token-of-c-retried',
+    ]);
+    // RFC 7592 §2.2: the update carries client_id and none of the server-issued fields.
+    expect(puts[0]?.json).toMatchObject({ client_id: 'c-retried', client_name: 'retried' });
+    expect(puts[0]?.json).not.toHaveProperty('registration_access_token');
+    expect(puts[0]?.json).not.toHaveProperty('client_secret_expires_at');
+    expect(await stored('retried')).toMatchObject({
+      client_secret: 'rotated-secret',
+      registration_access_token: 'rotated-token',
+      // The answer left the URI out: the stored one stays.
+      registration_client_uri: stub.url('/reg/c-retried'),
+    });
+  });
+
+  it('fails with the server code, keeps the current credentials and announces it when the successor is refused', async () => {
+    answerRegistrations({ refused: ['c-refused', 'refuse'] });
+    stub.on('PUT', '/reg/c-refused', { status: 401, json: { error: 'invalid_token' } });
+    const before = await registerAndRotate('refused');
+    expect(before.state).toBe('failed');
+    expect(before.attemptsMade).toBe(1);
+    expect(before.failedReason).toMatch(/^invalid_client_metadata: /);
+    expect(await stored('refused')).toMatchObject({
+      client_id: 'c-refused',
+      client_secret: 'secret-of-c-refused',
+    });
+    const failure = (await pipeline.events()).find(
+      (e) => e.type === 'client.registration_failed' && e.data.tenantId === 'refused',
+    );
+    expect(failure?.data).toMatchObject({ code: 'invalid_client_metadata', reason: 'manual' });
+  });
+
+  it('stores the token an update rotated even when it kept the secret, and deletes the old client with it', async () => {
+    answerRegistrations({ refreshed: ['c-old', 'c-new'] });
+    stub.on('PUT', '/reg/c-old', {
+      json: {
+        ...metadata('refreshed'),
+        client_id: 'c-old',
+        client_secret: 'secret-of-c-old',
+        client_secret_expires_at: 0,
+        registration_access_token: 'refreshed-token-of-c-old',
+      },
+    });
+    stub.on('DELETE', '/reg/c-old', { status: 204 });
+    const job = await registerAndRotate('refreshed');
+    expect(job.state).toBe('completed');
+    expect(job.returnvalue).toMatchObject({
+      clientId: 'c-new',
+      previousClientId: 'c-old',
+      rotatedBy: 'new_registration',
+    });
+    expect(await stored('refreshed', 'previous')).toMatchObject({
+      client_id: 'c-old',
+      registration_access_token: 'refreshed-token-of-c-old',
+    });
+
+    const deletion = await pipeline.waitForJob(
+      (job.returnvalue as { deletion: { jobId: string } }).deletion.jobId,
+    );
+    expect(deletion.state).toBe('completed');
+    expect(stub.requestsTo('DELETE', '/reg/c-old').map((r) => r.headers.authorization)).toEqual([
+      'Bearer refreshed-token-of-c-old',
+    ]);
+    expect(stub.requestsTo('DELETE', '/reg/c-new')).toHaveLength(0);
+  });
+
+  it('leaves the replaced client to a person when the server has no RFC 7592 update (405)', async () => {
+    answerRegistrations({ stuck: ['c-stuck', 'c-stuck-2'] });
+    stub.on('PUT', '/reg/c-stuck', { status: 405 });
+    const job = await registerAndRotate('stuck');
+    expect(job.returnvalue).toMatchObject({ clientId: 'c-stuck-2', rotatedBy: 'new_registration' });
+    expect(job.returnvalue).not.toHaveProperty('deletion');
+    const rotated = (await pipeline.events()).find(
+      (e) => e.type === 'client.rotated' && e.data.tenantId === 'stuck',
+    );
+    expect(rotated?.data).toMatchObject({ orphanedClientId: 'c-stuck' });
+  });
+
+  it('announces the replaced client as an orphan when the server refuses its delete', async () => {
+    answerRegistrations({ undeletable: ['c-undeletable', 'c-undeletable-2'] });
+    stub.on('PUT', '/reg/c-undeletable', {
+      json: {
+        ...metadata('undeletable'),
+        client_id: 'c-undeletable',
+        client_secret: 'secret-of-c-undeletable',
+      },
+    });
+    stub.on('DELETE', '/reg/c-undeletable', { status: 401, json: { error: 'invalid_token' } });
+    const job = await registerAndRotate('undeletable');
+    const deletion = await pipeline.waitForJob(
+      (job.returnvalue as { deletion: { jobId: string } }).deletion.jobId,
+    );
+    expect(deletion).toMatchObject({ state: 'failed', attemptsMade: 1 });
+    expect(deletion.failedReason).toMatch(/^unauthorized: /);
+    const failure = (await pipeline.events()).find(
+      (e) => e.type === 'client.registration_failed' && e.data.tenantId === 'undeletable',
+    );
+    expect(failure?.data).toMatchObject({
+      code: 'unauthorized',
+      orphanedClientId: 'c-undeletable',
+      reason: 'rotation',
+    });
+    // The successor is untouched and current.
+    expect(await stored('undeletable')).toMatchObject({ client_id: 'c-undeletable-2' });
+  });
+});
