@@ -54,6 +54,30 @@ describe('config/loadConfig', () => {
     expect(loadConfig({ HTTP_HOST: '0.0.0.0', API_TOKEN: 'a'.repeat(32) }).HTTP_HOST).toBe('0.0.0.0');
   });
 
+  it('reads rotation durations with their units and checks the sweep schedule as BullMQ would', () => {
+    const config = loadConfig({
+      ROTATE_BEFORE_EXPIRY: '36h',
+      ROTATION_GRACE: '90',
+      ROTATION_SWEEP_CRON: '*/5 * * * *',
+    });
+    expect(config.ROTATE_BEFORE_EXPIRY).toBe(36 * 3600);
+    expect(config.ROTATION_GRACE).toBe(90);
+    expect(config.ROTATION_SWEEP_CRON).toBe('*/5 * * * *');
+    expect(loadConfig({ ROTATE_BEFORE_EXPIRY: '1.5d' }).ROTATE_BEFORE_EXPIRY).toBe(129_600);
+    expect(loadConfig({}).ROTATE_BEFORE_EXPIRY).toBe(7 * 86_400);
+
+    const message = problemsOf({
+      ROTATE_BEFORE_EXPIRY: 'a week',
+      ROTATION_GRACE: '100d',
+      ROTATION_SWEEP_CRON: '61 * * * *',
+    });
+    expect(message).toContain('ROTATE_BEFORE_EXPIRY must be a duration such as 7d, 24h, 30m or 45s');
+    expect(message).toContain(
+      'ROTATION_GRACE must be a duration such as 7d, 24h, 30m or 45s (at most 90 days)',
+    );
+    expect(message).toMatch(/ROTATION_SWEEP_CRON must be a cron pattern such as "0 \* \* \* \*" \(.*61/);
+  });
+
   it('refuses a backoff ceiling below its base', () => {
     expect(problemsOf({ BACKOFF_BASE_MS: '5000', BACKOFF_MAX_MS: '1000' })).toContain(
       'BACKOFF_MAX_MS must be at least BACKOFF_BASE_MS',

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { configSchema, loadConfig } from '../../../src/config/index.js';
+import { type Config, configSchema, loadConfig } from '../../../src/config/index.js';
 import { FAILURE_CODES } from '../../../src/failures/index.js';
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
@@ -42,6 +42,9 @@ describe('README', () => {
       const actual = defaults[name];
       if (documentedDefault.startsWith('(')) {
         expect([undefined, ''], name).toContain(Array.isArray(actual) ? actual.join(',') : actual);
+      } else if (typeof actual === 'number' && !/^\d+(\.\d+)?$/.test(documentedDefault)) {
+        // A duration is documented as written (7d) and read as seconds: the two must mean the same.
+        expect(loadConfig({ [name]: documentedDefault })[name as keyof Config], name).toBe(actual);
       } else {
         expect(String(actual), name).toBe(documentedDefault);
       }
