@@ -19,6 +19,8 @@ function describe(status: RegistrationStatus): string {
     ['client id', status.clientId],
     ['secret id', status.secretId],
     ['secret expires', status.clientSecretExpiresAt === 0 ? 'never' : status.clientSecretExpiresAt],
+    ['rotated', status.rotatedAt],
+    ['rotation period', status.rotationPeriodDays ? `${status.rotationPeriodDays} days` : undefined],
     ['possible orphan', status.possibleOrphan ? `yes (lost attempt at ${status.lostAttemptAt})` : undefined],
     ['job id', status.jobId],
     ['updated', status.updatedAt],

@@ -21,6 +21,10 @@ export interface RegistrationStatus {
   secretId?: string;
   secretVersionId?: string;
   clientSecretExpiresAt?: number | 'unknown';
+  /** When the credentials were last rotated. */
+  rotatedAt?: string;
+  /** The registration's own rotation period (`rotation.periodDays`). */
+  rotationPeriodDays?: number;
   jobId?: string;
   /** A POST of the latest job may have registered a client that was never stored. */
   possibleOrphan?: boolean;
@@ -50,6 +54,8 @@ async function statusOf(queue: Queue, record: RegistrationRecord): Promise<Regis
     ...(record.clientSecretExpiresAt !== undefined
       ? { clientSecretExpiresAt: record.clientSecretExpiresAt }
       : {}),
+    ...(record.rotatedAt ? { rotatedAt: record.rotatedAt } : {}),
+    ...(record.rotationPeriodDays ? { rotationPeriodDays: record.rotationPeriodDays } : {}),
   };
   const base = { tenantId: record.tenantId, fhirBaseUrl: record.fhirBaseUrl };
   // State first, then the job: a job read before a state change would report stale attempts.

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confidentialSymmetricMetadata, readClient } from '../../../src/dcr/index.js';
 import { createHttpClient } from '../../../src/http/index.js';
-import { registrationKey } from '../../../src/queue/index.js';
+import { registrationKey, registrationStatus } from '../../../src/queue/index.js';
 import { registrationSecretName } from '../../../src/secrets/index.js';
 import { type SmartServer, startSmartServer } from '../../fixtures/smart-server.js';
 import { type Pipeline, startPipeline } from '../pipeline/harness.js';
@@ -122,6 +122,11 @@ describe('rotation', () => {
     expect(record).toMatchObject({
       clientId: registered.clientId,
       managed: true,
+      rotatedAt: after.rotated_at,
+    });
+    expect(await registrationStatus(pipeline, 'in-place', rotatesOnUpdate.fhirBaseUrl)).toMatchObject({
+      state: 'completed',
+      clientId: registered.clientId,
       rotatedAt: after.rotated_at,
     });
   });

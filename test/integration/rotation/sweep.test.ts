@@ -147,6 +147,25 @@ describe('rotation sweep', () => {
     schedulers = await pipeline.queue.getJobSchedulers();
     expect(schedulers).toHaveLength(1);
     expect(schedulers[0]?.pattern).toBe('*/15 * * * *');
+
+    // ROTATION_SWEEP_CRON reaches the scheduler, and its jobs reach the sweep: every second here.
+    const worker = await pipeline.startWorker({}, { ROTATION_SWEEP_CRON: '* * * * * *' });
+    try {
+      const deadline = Date.now() + 10_000;
+      let sweeps: Awaited<ReturnType<typeof pipeline.queue.getJobs>> = [];
+      while (sweeps.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        sweeps = (await pipeline.queue.getJobs(['completed'])).filter(
+          (job) => job.name === JOB_NAMES.sweepRegistrations && job.repeatJobKey === ROTATION_SWEEP_SCHEDULER,
+        );
+      }
+      expect(sweeps.length).toBeGreaterThan(0);
+      expect(sweeps[0]?.returnvalue).toMatchObject({ refused: 0 });
+    } finally {
+      await worker.close();
+      await upsertRotationSweep(pipeline.queue, '0 * * * *');
+    }
+    expect(await pipeline.queue.getJobSchedulers()).toHaveLength(1);
   });
 
   it('pages through a large registry a page at a time and drops entries whose record is gone', async () => {
