@@ -46,7 +46,7 @@ try {
           clientId: `c-${i + j}`,
           secretId: `${prefix}/t-${i + j}/ehr.example_fhir`,
           secretVersionId: 'v1',
-          registeredAt: new Date().toISOString(),
+          registeredAt: new Date(Date.now() - 86_400_000).toISOString(),
           clientSecretExpiresAt: now + 3600 + ((i + j) % 80_000),
           managed: true,
         }),

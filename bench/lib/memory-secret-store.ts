@@ -36,6 +36,9 @@ export class MemorySecretStore implements SecretStore {
   async readPrevious(name: string) {
     return this.secrets.get(name)?.versions.at(-2);
   }
+  async readVersion(name: string, versionId: string) {
+    return this.secrets.get(name)?.versions.find((v) => v.versionId === versionId);
+  }
   async list(prefix: string, options: ListOptions = {}): Promise<SecretPage> {
     const names = [...this.secrets.keys()].filter((n) => n.startsWith(prefix)).sort();
     const start = options.pageToken ? Number(options.pageToken) : 0;

@@ -11,6 +11,8 @@ import { CommandFailed, UsageError } from './cli-errors.js';
 import { demoCommand } from './demo.js';
 import { discoverCommand } from './discover.js';
 import { enqueueCommand } from './enqueue.js';
+import { reindexCommand } from './reindex.js';
+import { rotateCommand } from './rotate.js';
 import { serviceCommands } from './run-service.js';
 import { sandboxCommand } from './sandbox.js';
 import { statusCommand } from './status.js';
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
   program.addCommand(checkMetadataCommand());
   program.addCommand(enqueueCommand());
   program.addCommand(statusCommand());
+  program.addCommand(rotateCommand());
+  program.addCommand(reindexCommand());
   program.addCommand(sandboxCommand());
   // Usage errors must reach reportError (exit 2) from subcommands too, not end the process with 1.
   for (const command of program.commands) command.exitOverride().showHelpAfterError();

@@ -38,6 +38,7 @@ export function budgetSecretWrites(
     },
     readCurrent: (name) => store.readCurrent(name),
     readPrevious: (name) => store.readPrevious(name),
+    readVersion: (name, versionId) => store.readVersion(name, versionId),
     list: (prefix, listOptions) => store.list(prefix, listOptions),
     readTags: (name) => store.readTags(name),
     close: () => store.close(),

@@ -32,6 +32,7 @@ export function instrumentSecretStore(
     write: counted('write', (write) => store.write(write)),
     readCurrent: counted('readCurrent', (name) => store.readCurrent(name)),
     readPrevious: counted('readPrevious', (name) => store.readPrevious(name)),
+    readVersion: counted('readVersion', (name, versionId) => store.readVersion(name, versionId)),
     list: counted('list', (prefix, options) => store.list(prefix, options)),
     readTags: counted('readTags', (name) => store.readTags(name)),
     close: () => store.close(),

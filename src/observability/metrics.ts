@@ -31,7 +31,14 @@ export const QUEUE_STATES = [
 export type QueueState = (typeof QUEUE_STATES)[number];
 
 /** The SecretStore methods counted by dcr_secret_store_calls_total (`close` is not a call to the store). */
-export const SECRET_STORE_OPERATIONS = ['write', 'readCurrent', 'readPrevious', 'list', 'readTags'] as const;
+export const SECRET_STORE_OPERATIONS = [
+  'write',
+  'readCurrent',
+  'readPrevious',
+  'readVersion',
+  'list',
+  'readTags',
+] as const;
 export type SecretStoreOperation = (typeof SECRET_STORE_OPERATIONS)[number];
 
 /** Waits for a turn of the secret write budget: none at all, up to its 30 s bound. */

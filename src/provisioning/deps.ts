@@ -16,6 +16,8 @@ export interface DeletionRequest {
   tenantId: string;
   fhirBaseUrl: string;
   clientId: string;
+  /** The secret version that holds its RFC 7592 credentials. */
+  secretVersionId: string;
   /** The rotation job that replaced it. */
   replacedByJobId: string;
 }

@@ -17,6 +17,13 @@ export {
   type PhaseOutcome,
   type ProvisioningObserver,
 } from './observer.js';
+export {
+  type ReindexDeps,
+  type ReindexOutcome,
+  type ReindexProgress,
+  reindexRegistry,
+  type SkippedSecret,
+} from './reindex.js';
 export { type DeletionOutcome, runDeletion } from './run-deletion.js';
 export { type RegistrationOutcome, runRegistration } from './run-registration.js';
 export { DEFAULT_ROTATION_GRACE_MS, type RotationOutcome, runRotation } from './run-rotation.js';

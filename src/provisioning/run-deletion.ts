@@ -1,6 +1,6 @@
 // Deletes a client that a rotation replaced, once its grace has passed (RFC 7592 DELETE with the
-// registration access token stored with it). Its credentials are found in the registration's secret:
-// normally AWSPREVIOUS, the version the successor pushed aside. The current client is never deleted.
+// registration access token stored with it). Its credentials are read from the secret version the
+// rotation named (AWSPREVIOUS, unless another rotation came since). The current client is never deleted.
 // A client that cannot be deleted is announced as an orphan in the failure event, for a person to
 // remove at the server.
 
@@ -51,9 +51,9 @@ async function deleteReplaced(
       state = { ...state, orphanedClientIds: [job.clientId] };
       await context.checkpoint.save(state);
     }
-    const [current, previous] = await Promise.all([
+    const [current, replaced] = await Promise.all([
       deps.secretStore.readCurrent(secretId),
-      deps.secretStore.readPrevious(secretId),
+      deps.secretStore.readVersion(secretId, job.secretVersionId),
     ]);
     if (current && readStoredCredentials(current.value)?.clientId === job.clientId) {
       throw new ProvisioningError(
@@ -61,11 +61,11 @@ async function deleteReplaced(
         `client ${job.clientId} is the current client stored at ${secretId}; it is not deleted`,
       );
     }
-    const credentials = previous ? readStoredCredentials(previous.value) : undefined;
+    const credentials = replaced ? readStoredCredentials(replaced.value) : undefined;
     if (!credentials || credentials.clientId !== job.clientId || !isManageable(credentials)) {
       throw new ProvisioningError(
         'invalid_job',
-        `the RFC 7592 credentials of client ${job.clientId} are no longer stored at ${secretId} (AWSPREVIOUS); delete it at the server by hand`,
+        `the RFC 7592 credentials of client ${job.clientId} are not in version ${job.secretVersionId} of ${secretId}; delete it at the server by hand`,
       );
     }
     await deleteClient({

@@ -140,6 +140,7 @@ async function rotate(
         tenantId: job.tenantId,
         fhirBaseUrl: job.fhirBaseUrl,
         clientId: previous.clientId,
+        secretVersionId: previous.secretVersionId,
         replacedByJobId: context.jobId,
       },
       { delayMs, jobId: `${context.jobId}.delete` },

@@ -38,8 +38,8 @@ export async function sweepDueRegistrations(
   const now = deps.now?.() ?? new Date();
   const outcome: SweepOutcome = { due: 0, queued: 0, alreadyQueued: 0, refused: 0 };
   const pages = deps.registry.due({
-    expiringBy: Math.floor(now.getTime() / 1000) + settings.rotateBeforeExpirySeconds,
-    periodEndsBy: now.getTime(),
+    now,
+    rotateBeforeExpirySeconds: settings.rotateBeforeExpirySeconds,
     ...(settings.pageSize ? { pageSize: settings.pageSize } : {}),
   });
   for await (const page of pages) {

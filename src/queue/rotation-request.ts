@@ -45,6 +45,7 @@ export function deletionJobSchema(rules: RequestRules) {
   return z.strictObject({
     ...common(rules),
     clientId: z.string().min(1, 'must not be empty'),
+    secretVersionId: z.string().min(1, 'must not be empty'),
     replacedByJobId: z.string().min(1, 'must not be empty'),
     requestedAt: z.iso.datetime(),
   });

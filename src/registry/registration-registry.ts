@@ -45,15 +45,32 @@ export interface DueRegistration {
 }
 
 export interface DueQuery {
-  /** Secrets expiring at or before this time (seconds since the epoch) are due. */
-  expiringBy: number;
-  /** Registrations whose rotation period ends at or before this time (ms since the epoch) are due. */
-  periodEndsBy: number;
+  now: Date;
+  /**
+   * ROTATE_BEFORE_EXPIRY: secrets expiring within this many seconds are due — but never before half
+   * their lifetime has passed, or a server issuing secrets shorter-lived than the window would have
+   * each new client rotated again at the next sweep.
+   */
+  rotateBeforeExpirySeconds: number;
   /** Registrations read per round trip. @defaultValue 500 */
   pageSize?: number;
 }
 
 const DAY_MS = 86_400_000;
+
+const DUE_FIELDS = ['tenantId', 'fhirBaseUrl', 'clientSecretExpiresAt', 'rotatedAt', 'registeredAt'] as const;
+
+/** Whether half of a secret's lifetime (from when it was issued to when it expires) has passed. */
+function pastHalfLife(
+  nowSeconds: number,
+  expiresAt: string | null | undefined,
+  issuedAt: string | null | undefined,
+): boolean {
+  const issuedSeconds = issuedAt ? Date.parse(issuedAt) / 1000 : Number.NaN;
+  const expiry = Number(expiresAt);
+  if (!Number.isFinite(issuedSeconds) || !Number.isFinite(expiry)) return true;
+  return nowSeconds >= issuedSeconds + (expiry - issuedSeconds) / 2;
+}
 
 export interface EnqueuedFacts {
   tenantId: string;
@@ -141,9 +158,10 @@ export class RegistrationRegistry {
    */
   async *due(query: DueQuery): AsyncGenerator<DueRegistration[]> {
     const pageSize = query.pageSize ?? 500;
+    const nowSeconds = Math.floor(query.now.getTime() / 1000);
     const sources = [
-      { zset: this.#expiryKey(), max: query.expiringBy, due: 'expiry' as const },
-      { zset: this.#periodKey(), max: query.periodEndsBy, due: 'period' as const },
+      { zset: this.#expiryKey(), max: nowSeconds + query.rotateBeforeExpirySeconds, due: 'expiry' as const },
+      { zset: this.#periodKey(), max: query.now.getTime(), due: 'period' as const },
     ];
     for (const { zset, max, due } of sources) {
       // Paged by offset: a rotation finishing meanwhile moves its member out of range, which can make
@@ -152,14 +170,16 @@ export class RegistrationRegistry {
         const keys = await this.#redis.zrangebyscore(zset, '-inf', max, 'LIMIT', offset, pageSize);
         if (keys.length === 0) break;
         const reads = this.#redis.pipeline();
-        for (const key of keys) reads.hmget(this.#recordKey(key), 'tenantId', 'fhirBaseUrl');
+        for (const key of keys) reads.hmget(this.#recordKey(key), ...DUE_FIELDS);
         const results = (await reads.exec()) ?? [];
         const page: DueRegistration[] = [];
         const stale: string[] = [];
         keys.forEach((key, i) => {
-          const [tenantId, fhirBaseUrl] = (results[i]?.[1] as Array<string | null> | undefined) ?? [];
-          if (tenantId && fhirBaseUrl) page.push({ key, tenantId, fhirBaseUrl, due });
-          else stale.push(key);
+          const [tenantId, fhirBaseUrl, expiresAt, rotatedAt, registeredAt] =
+            (results[i]?.[1] as Array<string | null> | undefined) ?? [];
+          if (!tenantId || !fhirBaseUrl) stale.push(key);
+          else if (due === 'period' || pastHalfLife(nowSeconds, expiresAt, rotatedAt ?? registeredAt))
+            page.push({ key, tenantId, fhirBaseUrl, due });
         });
         if (stale.length > 0) {
           await this.#redis.zrem(zset, ...stale);

@@ -147,20 +147,28 @@ export class AwsSecretStore implements SecretStore {
   }
 
   readCurrent(name: string): Promise<StoredSecret | undefined> {
-    return this.#read(name, 'AWSCURRENT');
+    return this.#read(name, { VersionStage: 'AWSCURRENT' });
   }
 
   readPrevious(name: string): Promise<StoredSecret | undefined> {
-    return this.#read(name, 'AWSPREVIOUS');
+    return this.#read(name, { VersionStage: 'AWSPREVIOUS' });
   }
 
-  async #read(name: string, stage: 'AWSCURRENT' | 'AWSPREVIOUS'): Promise<StoredSecret | undefined> {
+  readVersion(name: string, versionId: string): Promise<StoredSecret | undefined> {
+    return this.#read(name, { VersionId: versionId });
+  }
+
+  async #read(
+    name: string,
+    version: { VersionStage: 'AWSCURRENT' | 'AWSPREVIOUS' } | { VersionId: string },
+  ): Promise<StoredSecret | undefined> {
     assertValidSecretName(name);
+    const stage = 'VersionStage' in version ? version.VersionStage : `version ${version.VersionId}`;
     let answer: GetSecretValueCommandOutput;
     try {
-      answer = await this.#client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: stage }));
+      answer = await this.#client.send(new GetSecretValueCommand({ SecretId: name, ...version }));
     } catch (err) {
-      // No secret, or no version with that stage (a secret with one version has no AWSPREVIOUS).
+      // No secret, or no such version (a secret with one version has no AWSPREVIOUS).
       if (errorName(err) === NOT_FOUND) return undefined;
       throw secretStoreErrorFromAws(err, { operation: 'GetSecretValue', secretName: name });
     }

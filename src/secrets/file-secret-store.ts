@@ -136,18 +136,33 @@ export class FileSecretStore implements SecretStore {
     return this.#read(name, 'previous');
   }
 
+  readVersion(name: string, versionId: string): Promise<StoredSecret | undefined> {
+    return this.#read(name, { versionId });
+  }
+
   // Reads take no lock: state.json is swapped atomically and committed version files never change.
-  async #read(name: string, stage: 'current' | 'previous'): Promise<StoredSecret | undefined> {
+  async #read(
+    name: string,
+    stage: 'current' | 'previous' | { versionId: string },
+  ): Promise<StoredSecret | undefined> {
     assertValidSecretName(name);
     const what = `cannot read secret ${name}`;
     return this.#guard(what, async () => {
       const dir = this.#directory(name);
       const state = await this.#readState(dir);
-      const versionId = state?.[stage];
+      const versionId =
+        typeof stage === 'string'
+          ? state?.[stage]
+          : state?.versions.includes(stage.versionId)
+            ? stage.versionId
+            : undefined;
       if (versionId === undefined) return undefined;
       const version = await readJson<VersionRecord>(versionPath(dir, versionId));
       if (version === undefined || typeof version.value !== 'string') {
-        throw corrupt(what, `the ${stage} version's file is missing in ${dir}`);
+        throw corrupt(
+          what,
+          `the ${typeof stage === 'string' ? stage : versionId} version's file is missing in ${dir}`,
+        );
       }
       return { name, value: version.value, versionId, createdAt: new Date(version.createdAt) };
     });

@@ -62,6 +62,11 @@ export interface SecretStore {
   readCurrent(name: string): Promise<StoredSecret | undefined>;
   /** The version before the current one (AWSPREVIOUS), or undefined when there is none. */
   readPrevious(name: string): Promise<StoredSecret | undefined>;
+  /**
+   * One version by id, whatever its stage (e.g. the credentials of a client a rotation replaced, after
+   * a second rotation pushed them out of AWSPREVIOUS), or undefined when the secret or version is gone.
+   */
+  readVersion(name: string, versionId: string): Promise<StoredSecret | undefined>;
   /** Names under a prefix, paged, for rebuilding indexes from the store (the source of truth). */
   list(prefix: string, options?: ListOptions): Promise<SecretPage>;
   /** The tags a secret was created with (for reindexing), or undefined when there is no such secret. */

@@ -16,7 +16,7 @@ import { BODY_LIMIT_BYTES, registrationRoutes } from './registration-routes.js';
 export interface ServerOptions {
   config: Pick<Config, 'API_TOKEN' | 'BOARD_READ_ONLY' | 'LOG_LEVEL'>;
   /** Validates and enqueues; a fail-fast (producer role) Redis connection is the right one. */
-  producer: Pick<RegistrationProducer, 'enqueue' | 'enqueueMany'>;
+  producer: Pick<RegistrationProducer, 'enqueue' | 'enqueueMany' | 'enqueueRotation'>;
   /** Where the status route reads the queue and the registry. */
   status: StatusSources;
   /** Pinged by /readyz, which also asks `status.queue` a question. */

@@ -1,4 +1,5 @@
-// The producer API of DESIGN.md "HTTP API": enqueue one registration, enqueue many, ask for status.
+// The producer API of DESIGN.md "HTTP API": enqueue one registration, enqueue many, ask for status,
+// rotate a registration's credentials.
 // Routes only adapt HTTP to the producer and the status query; validation is the producer's (the same
 // schema the CLI and the worker use), so a 400 here lists exactly what the worker would refuse.
 
@@ -6,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import {
   type RegistrationProducer,
+  type RequestIssue,
   registrationRequestSchema,
   registrationStatus,
   requestIssues,
@@ -21,7 +23,7 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export const BULK_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
 export interface RegistrationRouteOptions {
-  producer: Pick<RegistrationProducer, 'enqueue' | 'enqueueMany'>;
+  producer: Pick<RegistrationProducer, 'enqueue' | 'enqueueMany' | 'enqueueRotation'>;
   status: StatusSources;
   /** Deadline of one request's calls to Redis and the secret store. */
   dependencyTimeoutMs: number;
@@ -39,8 +41,8 @@ const bulkBodySchema = z.strictObject({
     .max(BULK_MAX_REQUESTS, `must hold at most ${BULK_MAX_REQUESTS} requests; split larger batches`),
 });
 
-// The tenant rule and its message are the registration request's own, so both routes say the same.
-const statusParamsSchema = z.object({
+// The tenant rule and its message are the registration request's own, so every route says the same.
+const tenantParamsSchema = z.object({
   tenantId: registrationRequestSchema({ allowInsecureLocalhost: false }).shape.tenantId,
 });
 
@@ -53,6 +55,22 @@ const statusQuerySchema = z.object({
 
 function invalid(issues: Array<{ path: string; message: string }>) {
   return { error: 'invalid_request', issues } as const;
+}
+
+/**
+ * What the rotate body may not say: the path names the tenant and the route the reason. Every other
+ * field is the producer's to judge (an unknown one is named there).
+ */
+function rotateBodyIssues(body: unknown): RequestIssue[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return [{ path: '(root)', message: 'must be a JSON object with fhirBaseUrl' }];
+  }
+  return Object.keys(body).flatMap((field) => {
+    if (field === 'tenantId')
+      return [{ path: field, message: 'is taken from the path; leave it out of the body' }];
+    if (field === 'reason') return [{ path: field, message: 'is not a known field' }];
+    return [];
+  });
 }
 
 export async function registrationRoutes(
@@ -92,8 +110,34 @@ export async function registrationRoutes(
     return reply.code(207).send({ results: items, summary });
   });
 
+  app.post('/registrations/:tenantId/rotate', { bodyLimit: BODY_LIMIT_BYTES }, async (request, reply) => {
+    const params = tenantParamsSchema.safeParse(request.params);
+    const issues = [
+      ...(params.success ? [] : requestIssues(params.error)),
+      ...rotateBodyIssues(request.body),
+    ];
+    if (!params.success || issues.length > 0) return reply.code(400).send(invalid(issues));
+    const result = await dependency('the registration queue', () =>
+      producer.enqueueRotation({
+        ...(request.body as Record<string, unknown>),
+        tenantId: params.data.tenantId,
+        reason: 'manual',
+      }),
+    );
+    switch (result.status) {
+      case 'invalid':
+        return reply.code(400).send(invalid(result.issues));
+      case 'not_found':
+        return reply.code(404).send({ error: 'not_found', message: result.message });
+      case 'queued':
+        return reply.code(202).send({ jobId: result.jobId, status: 'queued' });
+      case 'already_queued':
+        return reply.code(200).send({ jobId: result.jobId, status: 'already_queued' });
+    }
+  });
+
   app.get('/registrations/:tenantId', async (request, reply) => {
-    const params = statusParamsSchema.safeParse(request.params);
+    const params = tenantParamsSchema.safeParse(request.params);
     const query = statusQuerySchema.safeParse(request.query);
     const issues = [
       ...(params.success ? [] : requestIssues(params.error)),

@@ -16,6 +16,7 @@ const stallingStore: SecretStore = {
   },
   readCurrent: (name) => real.readCurrent(name),
   readPrevious: (name) => real.readPrevious(name),
+  readVersion: (name, versionId) => real.readVersion(name, versionId),
   list: (prefix, options) => real.list(prefix, options),
   readTags: (name) => real.readTags(name),
   close: () => real.close(),

@@ -148,7 +148,7 @@ describe('politeness across a fleet of two worker processes', () => {
     // Both processes did work and both were told to wait; no wait cost an attempt.
     const records = logRecords();
     const delayedJobs = new Set(
-      records.filter((r) => r.msg === 'registration job delayed: its server has no room').map((r) => r.jobId),
+      records.filter((r) => r.msg === 'job delayed: its server has no room').map((r) => r.jobId),
     );
     expect(delayedJobs.size).toBeGreaterThan(10);
     expect(jobs.map((job) => job.attemptsMade)).toEqual(jobs.map(() => 1));
@@ -179,7 +179,7 @@ describe('politeness across a fleet of two worker processes', () => {
     expect(job.state).toBe('completed');
     expect(job.attemptsMade).toBe(2);
     const delays = logRecords().filter(
-      (r) => r.msg === 'registration job delayed: its server has no room' && r.jobId === jobId,
+      (r) => r.msg === 'job delayed: its server has no room' && r.jobId === jobId,
     );
     expect(delays.length).toBeGreaterThan(0);
     expect(delays.every((r) => r.reason === 'rate')).toBe(true);

@@ -33,6 +33,7 @@ function throttling(store: SecretStore, perSecond: number): SecretStore & { thro
     },
     readCurrent: (name: string) => store.readCurrent(name),
     readPrevious: (name: string) => store.readPrevious(name),
+    readVersion: (name: string, versionId: string) => store.readVersion(name, versionId),
     list: store.list.bind(store),
     readTags: (name: string) => store.readTags(name),
     close: () => store.close(),

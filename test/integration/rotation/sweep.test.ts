@@ -44,7 +44,7 @@ async function registerAll(requests: Array<Record<string, unknown>>): Promise<vo
   }
 }
 
-function sweepAt(now: Date, enqueued: Array<Record<string, unknown>>) {
+function sweepAt(now: Date, enqueued: Array<Record<string, unknown>>, rotateBeforeExpirySeconds = WEEK_S) {
   return sweepDueRegistrations(
     {
       registry: pipeline.registry,
@@ -54,7 +54,7 @@ function sweepAt(now: Date, enqueued: Array<Record<string, unknown>>) {
       },
       now: () => now,
     },
-    { rotateBeforeExpirySeconds: WEEK_S },
+    { rotateBeforeExpirySeconds },
   );
 }
 
@@ -72,10 +72,17 @@ describe('rotation sweep', () => {
       },
     ]);
 
-    // Now: only the secret expiring within ROTATE_BEFORE_EXPIRY (7 days) is due.
+    // 3 s on: only the secret expiring within ROTATE_BEFORE_EXPIRY (7 days) is due; half of its 5 s
+    // life has passed.
     const first: Array<Record<string, unknown>> = [];
-    expect(await sweepAt(new Date(), first)).toEqual({ due: 1, queued: 1, alreadyQueued: 0, refused: 0 });
+    const soon = new Date(Date.now() + 3000);
+    expect(await sweepAt(soon, first)).toEqual({ due: 1, queued: 1, alreadyQueued: 0, refused: 0 });
     expect(first).toEqual([{ tenantId: 'soon', fhirBaseUrl: expiresSoon.fhirBaseUrl, reason: 'scheduled' }]);
+
+    // A secret is never rotated before half its life: 10 days into 30, a 21-day window does not take it.
+    const halfLife: Array<Record<string, unknown>> = [];
+    await sweepAt(new Date(Date.now() + 10 * DAY_S * 1000), halfLife, 21 * DAY_S);
+    expect(halfLife.map((r) => r.tenantId)).toEqual(['soon']);
 
     // 25 days on, the 30-day secret is within a week of expiring; the 30-day period has not run out.
     const second: Array<Record<string, unknown>> = [];
@@ -103,9 +110,8 @@ describe('rotation sweep', () => {
       const sweep = await pipeline.queue.add(JOB_NAMES.sweepRegistrations, {});
       const swept = await pipeline.waitForJob(sweep.id as string);
       expect(swept.state).toBe('completed');
-      // Only the 5-second secret is due now; its rotation was queued above (or has just run and its
-      // successor, expiring in 5 s too, is due again).
-      expect(swept.returnvalue).toMatchObject({ due: 1, refused: 0 });
+      // At most the 5-second secret is due now (once half its life has passed); its rotation was queued above.
+      expect(swept.returnvalue).toMatchObject({ refused: 0, queued: 0 });
 
       const rotations = await pipeline.queue.getJobs(['waiting', 'active', 'completed', 'failed']);
       const ids = rotations
@@ -184,7 +190,7 @@ describe('rotation sweep', () => {
             clientId: `c-${i + j}`,
             secretId: `dcr/t-${i + j}/ehr.example_fhir`,
             secretVersionId: 'v1',
-            registeredAt: new Date().toISOString(),
+            registeredAt: new Date(Date.now() - DAY_S * 1000).toISOString(),
             clientSecretExpiresAt: now + 60 + (i + j),
             managed: true,
           }),

@@ -112,6 +112,22 @@ export function describeSecretStoreContract(
       expect(await store.readCurrent(name)).toBeUndefined();
       expect(await store.readPrevious(name)).toBeUndefined();
       expect(await store.readTags(name)).toBeUndefined();
+      expect(await store.readVersion(name, token(seen, 'absent'))).toBeUndefined();
+    });
+
+    it('reads any version by id, also one pushed out of AWSPREVIOUS, and an unknown id as undefined', async () => {
+      const name = uniqueName('versions');
+      const values = [credentials(seen, 'v1'), credentials(seen, 'v2'), credentials(seen, 'v3')];
+      const tokens = [token(seen, 'v1'), token(seen, 'v2'), token(seen, 'v3')];
+      for (const [i, value] of values.entries())
+        await store.write({ name, value, clientRequestToken: tokens[i] as string, tags });
+      expect(await store.readVersion(name, tokens[0] as string)).toMatchObject({
+        name,
+        value: values[0],
+        versionId: tokens[0],
+      });
+      expect((await store.readVersion(name, tokens[2] as string))?.value).toBe(values[2]);
+      expect(await store.readVersion(name, token(seen, 'never-written'))).toBeUndefined();
     });
 
     it('adds a version on a second write: current is the new value, previous keeps the old', async () => {

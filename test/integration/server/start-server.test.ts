@@ -34,6 +34,9 @@ function gatedProducer() {
     async enqueueMany(): Promise<EnqueueResult[]> {
       return [];
     },
+    async enqueueRotation(): Promise<EnqueueResult> {
+      return { status: 'queued', jobId: 'rotation-job' };
+    },
   };
   return { producer, open, started };
 }

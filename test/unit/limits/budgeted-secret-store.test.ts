@@ -16,6 +16,7 @@ function memoryStore(): SecretStore & { written: string[] } {
     },
     readCurrent: async (name) => ({ name, value: 'v', versionId: 'x'.repeat(32) }),
     readPrevious: async () => undefined,
+    readVersion: async () => undefined,
     list: async () => ({ names: [] }),
     readTags: async () => ({}),
     close: async () => {},

@@ -70,6 +70,7 @@ const store: SecretStore = {
   write: async (write) => ({ versionId: write.clientRequestToken, created: true }),
   readCurrent: async () => undefined,
   readPrevious: async () => undefined,
+  readVersion: async () => undefined,
   list: async () => ({ names: [] }),
   readTags: async () => undefined,
   close: async () => {},

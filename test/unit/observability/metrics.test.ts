@@ -219,6 +219,7 @@ describe('observability/instrumentSecretStore', () => {
         throw new TypeError('adapter bug');
       },
       readPrevious: async () => undefined,
+      readVersion: async () => undefined,
       list: async () => ({ names: [] }),
       readTags: async () => undefined,
       close: async () => {},
