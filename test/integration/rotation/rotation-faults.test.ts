@@ -209,3 +209,42 @@ describe('rotation faults', () => {
     expect(await stored('undeletable')).toMatchObject({ client_id: 'c-undeletable-2' });
   });
 });
+
+describe('two rotations within the grace', () => {
+  it('deletes both replaced clients, the first from a version no longer AWSPREVIOUS', async () => {
+    answerRegistrations({ twice: ['c-first', 'c-second', 'c-third'] });
+    for (const clientId of ['c-first', 'c-second']) {
+      // Each update keeps the secret and rotates the token: a successor each time.
+      stub.on('PUT', `/reg/${clientId}`, {
+        json: {
+          ...metadata('twice'),
+          client_id: clientId,
+          client_secret: `secret-of-${clientId}`,
+          registration_access_token: `refreshed-${clientId}`,
+        },
+      });
+      stub.on('DELETE', `/reg/${clientId}`, { status: 204 });
+    }
+    const first = await registerAndRotate('twice');
+    const second = await pipeline.waitForJob(
+      ((await pipeline.producer.enqueueRotation({ tenantId: 'twice', fhirBaseUrl })) as { jobId: string })
+        .jobId,
+    );
+    expect(second.returnvalue).toMatchObject({ previousClientId: 'c-second', clientId: 'c-third' });
+    // The first deletion runs after the second rotation pushed c-first's version out of AWSPREVIOUS.
+    expect((await stored('twice', 'previous')).client_id).toBe('c-second');
+    const deletions = await Promise.all(
+      [first, second].map((job) =>
+        pipeline.waitForJob((job.returnvalue as { deletion: { jobId: string } }).deletion.jobId),
+      ),
+    );
+    expect(deletions.map((job) => job.state)).toEqual(['completed', 'completed']);
+    expect(stub.requestsTo('DELETE', '/reg/c-first').map((r) => r.headers.authorization)).toEqual([
+      'Bearer refreshed-c-first',
+    ]);
+    expect(stub.requestsTo('DELETE', '/reg/c-second').map((r) => r.headers.authorization)).toEqual([
+      'Bearer refreshed-c-second',
+    ]);
+    expect(stub.requestsTo('DELETE', '/reg/c-third')).toHaveLength(0);
+  });
+});
