@@ -52,6 +52,7 @@ export function outcomeFields(job: JobFinished): Record<string, unknown> {
   const ms = (value: number | undefined) => (value === undefined ? undefined : Math.round(value));
   const fields: Record<string, unknown> = {
     outcome: job.outcome,
+    job: job.kind ?? 'registration',
     jobId: job.jobId,
     tenantId: job.tenantId,
     serverHost: job.serverHost,

@@ -10,6 +10,7 @@ export {
   guardObserver,
   JOB_OUTCOMES,
   type JobFinished,
+  type JobKind,
   type JobOutcome,
   NOOP_OBSERVER,
   PHASE_OUTCOMES,

@@ -10,7 +10,7 @@ import { classify, isProvisioningError, type ProvisioningError } from '../failur
 import { findServerBusy } from '../limits/index.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
-import { guardObserver, type JobFinished, NOOP_OBSERVER } from './observer.js';
+import { guardObserver, type JobFinished, type JobKind, NOOP_OBSERVER } from './observer.js';
 import { elapsedMs, PhaseRecorder } from './phase-timing.js';
 
 /** What every job payload names. */
@@ -21,6 +21,7 @@ export interface JobSubject {
 }
 
 export async function runProvisioningJob<J extends JobSubject, O extends { clientId: string }>(
+  kind: JobKind,
   data: unknown,
   context: JobContext,
   deps: RegistrationDeps,
@@ -40,6 +41,7 @@ export async function runProvisioningJob<J extends JobSubject, O extends { clien
   const serverHost = serverHostOf(fhirBaseUrl);
   const report = (fields: Pick<JobFinished, 'outcome' | 'code' | 'message' | 'clientId'>) =>
     observer.jobFinished({
+      kind,
       jobId: context.jobId,
       attempt: context.attempt,
       maxAttempts: context.maxAttempts,

@@ -27,8 +27,13 @@ export interface PhaseDurations {
   secretWriteMs?: number;
 }
 
+/** What a provisioning job does: a first registration, a rotation, or the delete of a replaced client. */
+export type JobKind = 'registration' | 'rotation' | 'deletion';
+
 export interface JobFinished {
   outcome: JobOutcome;
+  /** @defaultValue registration */
+  kind?: JobKind;
   jobId: string;
   /** 1 for the first try. */
   attempt: number;

@@ -35,7 +35,9 @@ export function runDeletion(
     schema = deletionJobSchema(deps.rules);
     jobSchemas.set(deps.rules, schema);
   }
-  return runProvisioningJob(data, context, deps, schema, (job) => deleteReplaced(job, context, deps));
+  return runProvisioningJob('deletion', data, context, deps, schema, (job) =>
+    deleteReplaced(job, context, deps),
+  );
 }
 
 async function deleteReplaced(

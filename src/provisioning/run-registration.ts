@@ -47,7 +47,7 @@ export function runRegistration(
   context: JobContext,
   deps: RegistrationDeps,
 ): Promise<RegistrationOutcome> {
-  return runProvisioningJob(data, context, deps, jobSchemaFor(deps.rules), (job, phases) =>
+  return runProvisioningJob('registration', data, context, deps, jobSchemaFor(deps.rules), (job, phases) =>
     provision(job, context, deps, phases),
   );
 }

@@ -53,7 +53,9 @@ export function runRotation(
     schema = rotationJobSchema(deps.rules);
     jobSchemas.set(deps.rules, schema);
   }
-  return runProvisioningJob(data, context, deps, schema, (job, phases) => rotate(job, context, deps, phases));
+  return runProvisioningJob('rotation', data, context, deps, schema, (job, phases) =>
+    rotate(job, context, deps, phases),
+  );
 }
 
 async function rotate(

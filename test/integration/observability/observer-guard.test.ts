@@ -86,6 +86,7 @@ describe('provisioning/runRegistration with an observer', () => {
     expect(finished).toEqual([
       {
         outcome: 'completed',
+        kind: 'registration',
         jobId: 'job-observed',
         attempt: 1,
         maxAttempts: 3,

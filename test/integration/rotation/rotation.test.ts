@@ -168,6 +168,13 @@ describe('rotation', () => {
       deleteAfter: outcome.deletion.after,
     });
     expect(events[2]?.data).toMatchObject({ clientId: oldClientId, jobId: outcome.deletion.jobId });
+    // One outcome line per job, saying which kind of job it was.
+    const outcomes = pipeline
+      .logLines()
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.msg === 'registration job completed');
+    expect(outcomes.find((line) => line.jobId === outcome.deletion.jobId)).toMatchObject({ job: 'deletion' });
+    expect(outcomes.find((line) => line.clientId === outcome.clientId && line.job === 'rotation')).toBeDefined();
   });
 
   it('registers a successor on a server without RFC 7592 management and reports the old client', async () => {

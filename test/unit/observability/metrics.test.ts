@@ -174,6 +174,7 @@ describe('observability/createProvisioningObserver', () => {
     ]);
     expect(lines[1]?.fields).toEqual({
       outcome: 'completed',
+      job: 'registration',
       jobId: 'j1',
       tenantId: 't1',
       serverHost: 'fhir.example:8443',
