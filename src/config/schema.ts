@@ -56,21 +56,34 @@ const decimal = (min: number, max: number, fallback: number) =>
 
 const DURATION_UNITS_S = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 
-/** A duration such as `7d`, `24h`, `30m` or `45s` (a bare number is seconds), read as seconds. */
+/** Seconds in `7d`, `24h`, `30m`, `45s`, a bare number of seconds, or ISO 8601 (`P7D`, `PT12H`); NaN otherwise. */
+function durationSeconds(value: string): number {
+  const simple = /^(\d+(?:\.\d+)?)\s*([smhd]?)$/.exec(value);
+  if (simple)
+    return Number(simple[1]) * DURATION_UNITS_S[(simple[2] || 's') as keyof typeof DURATION_UNITS_S];
+  const iso = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/i.exec(value);
+  if (!iso || value.toUpperCase() === 'P' || /T$/i.test(value)) return Number.NaN;
+  const [days, hours, minutes, seconds] = iso.slice(1).map((part) => Number(part ?? 0));
+  return (
+    (days as number) * DURATION_UNITS_S.d +
+    (hours as number) * DURATION_UNITS_S.h +
+    (minutes as number) * DURATION_UNITS_S.m +
+    (seconds as number)
+  );
+}
+
+/** A duration read as seconds (see durationSeconds). */
 const duration = (maxSeconds: number, fallback: string) =>
   z
     .string()
     .trim()
     .default(fallback)
     .transform((value, ctx) => {
-      const match = /^(\d+(?:\.\d+)?)\s*([smhd]?)$/.exec(value);
-      const seconds = match
-        ? Number(match[1]) * DURATION_UNITS_S[(match[2] || 's') as keyof typeof DURATION_UNITS_S]
-        : Number.NaN;
+      const seconds = durationSeconds(value);
       if (!(seconds >= 0 && seconds <= maxSeconds)) {
         ctx.addIssue({
           code: 'custom',
-          message: `must be a duration such as 7d, 24h, 30m or 45s (at most ${maxSeconds / 86_400} days)`,
+          message: `must be a duration such as 7d, 24h, 30m, 45s or P7D (at most ${maxSeconds / 86_400} days)`,
         });
         return z.NEVER;
       }

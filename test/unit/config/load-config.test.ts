@@ -64,6 +64,9 @@ describe('config/loadConfig', () => {
     expect(config.ROTATION_GRACE).toBe(90);
     expect(config.ROTATION_SWEEP_CRON).toBe('*/5 * * * *');
     expect(loadConfig({ ROTATE_BEFORE_EXPIRY: '1.5d' }).ROTATE_BEFORE_EXPIRY).toBe(129_600);
+    expect(loadConfig({ ROTATE_BEFORE_EXPIRY: 'P7D' }).ROTATE_BEFORE_EXPIRY).toBe(7 * 86_400);
+    expect(loadConfig({ ROTATION_GRACE: 'PT1H30M' }).ROTATION_GRACE).toBe(5400);
+    expect(problemsOf({ ROTATION_GRACE: 'PT' })).toContain('ROTATION_GRACE must be a duration');
     expect(loadConfig({}).ROTATE_BEFORE_EXPIRY).toBe(7 * 86_400);
 
     const message = problemsOf({
@@ -71,9 +74,9 @@ describe('config/loadConfig', () => {
       ROTATION_GRACE: '100d',
       ROTATION_SWEEP_CRON: '61 * * * *',
     });
-    expect(message).toContain('ROTATE_BEFORE_EXPIRY must be a duration such as 7d, 24h, 30m or 45s');
+    expect(message).toContain('ROTATE_BEFORE_EXPIRY must be a duration such as 7d, 24h, 30m, 45s or P7D');
     expect(message).toContain(
-      'ROTATION_GRACE must be a duration such as 7d, 24h, 30m or 45s (at most 90 days)',
+      'ROTATION_GRACE must be a duration such as 7d, 24h, 30m, 45s or P7D (at most 90 days)',
     );
     expect(message).toMatch(/ROTATION_SWEEP_CRON must be a cron pattern such as "0 \* \* \* \*" \(.*61/);
   });
