@@ -160,6 +160,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
       `Secrets are JSON files under ${secretStore.rootDir}; completion events are on the Redis stream ${config.QUEUE_PREFIX}:events.\n`,
     );
 
+    const rotatable = rows.find((row) => row.state === 'completed');
+    if (rotatable) {
+      write(
+        `Rotate one by hand: curl -X POST -H 'Authorization: Bearer ${config.API_TOKEN}' -H 'Content-Type: application/json' ` +
+          `-d '${JSON.stringify({ fhirBaseUrl: sandbox.fhirBaseUrl })}' ${app.url}/v1/registrations/${rotatable.tenantId}/rotate\n`,
+      );
+    }
     if (options.once) return rows;
     write(`Open ${app.url}/admin/queues (user admin, password ${config.API_TOKEN}). Ctrl-C to stop.\n`);
     await new Promise<void>((resolve) => {

@@ -41,6 +41,7 @@ describe('dcr-provisioner demo --once', () => {
     expect(stdout).toMatch(/^demo-misconfigured\s.*\sfailed\s+-\s+invalid_client_metadata/m);
     expect(stdout).not.toContain('(unexpected)');
     expect(stdout).toMatch(/board\s+http:\/\/127\.0\.0\.1:\d+\/admin\/queues \(user: admin, password: \S+\)/);
+    expect(stdout).toMatch(/^Rotate one by hand: curl -X POST .*\/v1\/registrations\/demo-[\w-]+\/rotate$/m);
 
     const secretsDir = path.join(cwd, '.data/secrets');
     expect((await stat(secretsDir)).mode & 0o777).toBe(0o700);
