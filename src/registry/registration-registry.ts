@@ -130,14 +130,17 @@ export class RegistrationRegistry {
       rotatedAt: facts.rotatedAt,
       rotationPeriodDays: facts.rotationPeriodDays,
     };
+    const absent: string[] = [];
+    for (const [field, value] of Object.entries(optional)) {
+      if (value === undefined) absent.push(field);
+      else fields[field] = String(value);
+    }
+    // One command per concern: every job pays for this transaction.
     const transaction = this.#redis
       .multi()
       .hset(recordKey, fields)
       .sadd(this.#tenantKey(facts.tenantId), key);
-    for (const [field, value] of Object.entries(optional)) {
-      if (value === undefined) transaction.hdel(recordKey, field);
-      else transaction.hset(recordKey, field, String(value));
-    }
+    if (absent.length > 0) transaction.hdel(recordKey, ...absent);
     const expiresAt = facts.clientSecretExpiresAt;
     if (typeof expiresAt === 'number' && expiresAt > 0) transaction.zadd(this.#expiryKey(), expiresAt, key);
     else transaction.zrem(this.#expiryKey(), key);
