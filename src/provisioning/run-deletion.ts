@@ -5,7 +5,8 @@
 // remove at the server.
 
 import { deleteClient } from '../dcr/index.js';
-import { ProvisioningError } from '../failures/index.js';
+import { classify, ProvisioningError } from '../failures/index.js';
+import { findServerBusy } from '../limits/index.js';
 import type { RequestRules } from '../queue/registration-request.js';
 import { type DeletionJob, deletionJobSchema } from '../queue/rotation-request.js';
 import { registrationSecretName } from '../secrets/index.js';
@@ -48,11 +49,6 @@ async function deleteReplaced(
   const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
   let state = context.checkpoint.load();
   if (!state.deleted) {
-    // Until the delete succeeds the client is an orphan: a final failure must name it.
-    if (!state.orphanedClientIds) {
-      state = { ...state, orphanedClientIds: [job.clientId] };
-      await context.checkpoint.save(state);
-    }
     const [current, replaced] = await Promise.all([
       deps.secretStore.readCurrent(secretId),
       deps.secretStore.readVersion(secretId, job.secretVersionId),
@@ -63,6 +59,11 @@ async function deleteReplaced(
         `client ${job.clientId} is the current client stored at ${secretId}; it is not deleted`,
       );
     }
+    // From here until the delete succeeds the client is an orphan: a final failure must name it.
+    if (!state.orphanedClientIds) {
+      state = { ...state, orphanedClientIds: [job.clientId] };
+      await context.checkpoint.save(state);
+    }
     const credentials = replaced ? readStoredCredentials(replaced.value) : undefined;
     if (!credentials || credentials.clientId !== job.clientId || !isManageable(credentials)) {
       throw new ProvisioningError(
@@ -70,12 +71,29 @@ async function deleteReplaced(
         `the RFC 7592 credentials of client ${job.clientId} are not in version ${job.secretVersionId} of ${secretId}; delete it at the server by hand`,
       );
     }
-    await deleteClient({
-      http: serverHttp(deps.http, context, deps),
-      registrationClientUri: credentials.registrationClientUri as string,
-      registrationAccessToken: credentials.registrationAccessToken as string,
-      ...(context.signal ? { signal: context.signal } : {}),
-    });
+    const sentBefore = state.deleteSentAt !== undefined;
+    if (!sentBefore) {
+      state = { ...state, deleteSentAt: (deps.now?.() ?? new Date()).toISOString() };
+      await context.checkpoint.save(state);
+    }
+    try {
+      await deleteClient({
+        http: serverHttp(deps.http, context, deps),
+        registrationClientUri: credentials.registrationClientUri as string,
+        registrationAccessToken: credentials.registrationAccessToken as string,
+        ...(context.signal ? { signal: context.signal } : {}),
+      });
+    } catch (err) {
+      // RFC 7592: 401 also means "no such client". After a delete whose answer was lost, that is the
+      // delete having worked, not an orphan.
+      if (findServerBusy(err)) throw err;
+      const failure = classify(err, 'management');
+      if (!sentBefore || (failure.code !== 'unauthorized' && failure.status !== 404)) throw failure;
+      deps.log?.warn(
+        { tenantId: job.tenantId, jobId: context.jobId },
+        `client ${job.clientId} is gone at the server after an earlier delete whose answer was lost`,
+      );
+    }
     state = { ...state, deleted: true };
     await context.checkpoint.save(state);
   }

@@ -95,7 +95,18 @@ async function rotate(
       };
       await context.checkpoint.save(state);
     }
-    const previous = state.previous as NonNullable<Checkpoint['previous']>;
+    let previous = state.previous as NonNullable<Checkpoint['previous']>;
+    if (
+      current &&
+      credentials?.clientId === previous.clientId &&
+      current.versionId !== previous.secretVersionId
+    ) {
+      // An earlier attempt stored a refreshed registration (a rotated token) and died before saying so:
+      // the delete must use the latest token, which is in the current version.
+      previous = { ...previous, secretVersionId: current.versionId };
+      state = { ...state, previous };
+      await context.checkpoint.save(state);
+    }
     if (!credentials || credentials.clientId !== previous.clientId) {
       throw new ProvisioningError(
         'invalid_job',
@@ -223,7 +234,13 @@ async function updateInPlace(
     const failure = classify(err, 'management');
     if (failure.retryable) throw failure;
     // A refused token, or no management at all (404/405), cannot delete the client later either.
-    const tokenWorks = failure.code !== 'unauthorized' && failure.status !== 404 && failure.status !== 405;
+    // A refused token, no management at all (404/405), or an answer we could not read (the update may
+    // have gone through and rotated the token) leaves no token to delete the client with later.
+    const tokenWorks =
+      failure.code !== 'unauthorized' &&
+      failure.status !== 404 &&
+      failure.status !== 405 &&
+      !failure.outcomeUnknown;
     deps.log?.warn(
       { tenantId: job.tenantId, jobId: context.jobId, code: failure.code },
       `RFC 7592 update of client ${credentials.clientId} refused (${failure.message}); registering a successor client`,
