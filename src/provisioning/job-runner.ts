@@ -27,6 +27,8 @@ export async function runProvisioningJob<J extends JobSubject, O extends { clien
   deps: RegistrationDeps,
   schema: z.ZodType<J>,
   work: (job: J, phases: PhaseRecorder) => Promise<O>,
+  /** Told when the job has failed for good (after its event is published). */
+  onFinalFailure?: (job: J) => Promise<unknown>,
 ): Promise<O> {
   const started = performance.now();
   const observer = guardObserver(deps.observer ?? NOOP_OBSERVER, (err) =>
@@ -53,7 +55,14 @@ export async function runProvisioningJob<J extends JobSubject, O extends { clien
     });
 
   try {
-    const outcome = await validateAndRun(data, context, deps, schema, (job) => work(job, phases));
+    const outcome = await validateAndRun(
+      data,
+      context,
+      deps,
+      schema,
+      (job) => work(job, phases),
+      onFinalFailure,
+    );
     report({ outcome: 'completed', clientId: outcome.clientId });
     return outcome;
   } catch (err) {
@@ -75,6 +84,7 @@ async function validateAndRun<J extends JobSubject, O>(
   deps: RegistrationDeps,
   schema: z.ZodType<J>,
   work: (job: J) => Promise<O>,
+  onFinalFailure: ((job: J) => Promise<unknown>) | undefined,
 ): Promise<O> {
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
@@ -90,8 +100,15 @@ async function validateAndRun<J extends JobSubject, O>(
     const busy = findServerBusy(err);
     if (busy) throw busy;
     const failure = classify(err, 'registration');
-    if (isFinalAttempt(failure, context))
+    if (isFinalAttempt(failure, context)) {
       await publishFailure(failure, job, context, context.checkpoint.load(), deps);
+      await onFinalFailure?.(job).catch((err: unknown) =>
+        deps.log?.warn(
+          { jobId: context.jobId },
+          `could not record the failure: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
+    }
     throw failure;
   }
 }

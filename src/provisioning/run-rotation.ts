@@ -53,8 +53,15 @@ export function runRotation(
     schema = rotationJobSchema(deps.rules);
     jobSchemas.set(deps.rules, schema);
   }
-  return runProvisioningJob('rotation', data, context, deps, schema, (job, phases) =>
-    rotate(job, context, deps, phases),
+  return runProvisioningJob(
+    'rotation',
+    data,
+    context,
+    deps,
+    schema,
+    (job, phases) => rotate(job, context, deps, phases),
+    // The sweep backs off from a registration whose rotation keeps failing.
+    async (job) => deps.registry?.recordRotationFailure(registrationKey(job.tenantId, job.fhirBaseUrl)),
   );
 }
 

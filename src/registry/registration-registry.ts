@@ -5,6 +5,7 @@
 // so the due registrations are read a page at a time, never all at once. Status queries and the sweep
 // read it; the secret store stays the source of truth (`dcr-provisioner reindex` rebuilds it).
 
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 export interface RegistrationRecord {
@@ -58,7 +59,18 @@ export interface DueQuery {
 
 const DAY_MS = 86_400_000;
 
-const DUE_FIELDS = ['tenantId', 'fhirBaseUrl', 'clientSecretExpiresAt', 'rotatedAt', 'registeredAt'] as const;
+const DUE_FIELDS = [
+  'tenantId',
+  'fhirBaseUrl',
+  'clientSecretExpiresAt',
+  'rotatedAt',
+  'registeredAt',
+  'rotationRetryAt',
+] as const;
+
+const ROTATION_RETRY_BASE_MS = 3_600_000;
+const SNAPSHOT_TTL_S = 3600;
+const ROTATION_RETRY_MAX_MS = 86_400_000;
 
 /** Whether half of a secret's lifetime (from when it was issued to when it expires) has passed. */
 function pastHalfLife(
@@ -130,7 +142,8 @@ export class RegistrationRegistry {
       rotatedAt: facts.rotatedAt,
       rotationPeriodDays: facts.rotationPeriodDays,
     };
-    const absent: string[] = [];
+    // A stored registration ends any run of failed rotations.
+    const absent: string[] = ['rotationFailures', 'rotationRetryAt'];
     for (const [field, value] of Object.entries(optional)) {
       if (value === undefined) absent.push(field);
       else fields[field] = String(value);
@@ -157,7 +170,8 @@ export class RegistrationRegistry {
   /**
    * The registrations due for rotation, a page at a time: expiring ones first, then those whose
    * period ran out (a registration due for both may appear twice; enqueueing deduplicates). Memory
-   * stays at one page whatever the registry's size. Members whose record is gone are dropped.
+   * stays at one page whatever the registry's size. Members whose record is gone are dropped; those
+   * backing off after failed rotations are left out.
    */
   async *due(query: DueQuery): AsyncGenerator<DueRegistration[]> {
     const pageSize = query.pageSize ?? 500;
@@ -167,31 +181,50 @@ export class RegistrationRegistry {
       { zset: this.#periodKey(), max: query.now.getTime(), due: 'period' as const },
     ];
     for (const { zset, max, due } of sources) {
-      // Paged by offset: a rotation finishing meanwhile moves its member out of range, which can make
-      // the next page skip one due registration; it is still due at the next sweep.
-      for (let offset = 0; ; offset += pageSize) {
-        const keys = await this.#redis.zrangebyscore(zset, '-inf', max, 'LIMIT', offset, pageSize);
-        if (keys.length === 0) break;
-        const reads = this.#redis.pipeline();
-        for (const key of keys) reads.hmget(this.#recordKey(key), ...DUE_FIELDS);
-        const results = (await reads.exec()) ?? [];
-        const page: DueRegistration[] = [];
-        const stale: string[] = [];
-        keys.forEach((key, i) => {
-          const [tenantId, fhirBaseUrl, expiresAt, rotatedAt, registeredAt] =
-            (results[i]?.[1] as Array<string | null> | undefined) ?? [];
-          if (!tenantId || !fhirBaseUrl) stale.push(key);
-          else if (due === 'period' || pastHalfLife(nowSeconds, expiresAt, rotatedAt ?? registeredAt))
-            page.push({ key, tenantId, fhirBaseUrl, due });
-        });
-        if (stale.length > 0) {
-          await this.#redis.zrem(zset, ...stale);
-          offset -= stale.length;
+      // A snapshot of the due members, paged by index: rotations finishing meanwhile move members of the
+      // live set, which would make offset or score paging skip some. It lives in Redis (same hash slot),
+      // never in this process, and expires by itself should the sweep die.
+      const snapshot = `${this.#prefix}:rotation:snapshot:${randomUUID()}`;
+      const count = await this.#redis.zrangestore(snapshot, zset, '-inf', max, 'BYSCORE');
+      if (count === 0) continue;
+      await this.#redis.expire(snapshot, SNAPSHOT_TTL_S);
+      try {
+        for (let offset = 0; offset < count; offset += pageSize) {
+          const keys = await this.#redis.zrange(snapshot, offset, offset + pageSize - 1);
+          const reads = this.#redis.pipeline();
+          for (const key of keys) reads.hmget(this.#recordKey(key), ...DUE_FIELDS);
+          const results = (await reads.exec()) ?? [];
+          const page: DueRegistration[] = [];
+          const stale: string[] = [];
+          keys.forEach((key, i) => {
+            const [tenantId, fhirBaseUrl, expiresAt, rotatedAt, registeredAt, retryAt] =
+              (results[i]?.[1] as Array<string | null> | undefined) ?? [];
+            if (!tenantId || !fhirBaseUrl) stale.push(key);
+            else if (retryAt && Number(retryAt) > query.now.getTime()) return;
+            else if (due === 'period' || pastHalfLife(nowSeconds, expiresAt, rotatedAt ?? registeredAt))
+              page.push({ key, tenantId, fhirBaseUrl, due });
+          });
+          if (stale.length > 0) await this.#redis.zrem(zset, ...stale);
+          if (page.length > 0) yield page;
         }
-        if (page.length > 0) yield page;
-        if (keys.length < pageSize) break;
+      } finally {
+        await this.#redis.del(snapshot);
       }
     }
+  }
+
+  /**
+   * A rotation failed for good: the sweep leaves the registration alone for 1 h, then 2 h, 4 h... at
+   * most 24 h, instead of failing it again every hour (a server that needs an initial access token, a
+   * refused metadata document). The next stored registration clears it.
+   */
+  async recordRotationFailure(key: string): Promise<{ failures: number; retryAt: Date }> {
+    const recordKey = this.#recordKey(key);
+    const failures = await this.#redis.hincrby(recordKey, 'rotationFailures', 1);
+    const delayMs = Math.min(ROTATION_RETRY_BASE_MS * 2 ** (failures - 1), ROTATION_RETRY_MAX_MS);
+    const retryAt = new Date(this.#now().getTime() + delayMs);
+    await this.#redis.hset(recordKey, 'rotationRetryAt', String(retryAt.getTime()));
+    return { failures, retryAt };
   }
 
   async get(key: string): Promise<RegistrationRecord | undefined> {

@@ -174,7 +174,9 @@ describe('rotation', () => {
       .map((line) => JSON.parse(line))
       .filter((line) => line.msg === 'registration job completed');
     expect(outcomes.find((line) => line.jobId === outcome.deletion.jobId)).toMatchObject({ job: 'deletion' });
-    expect(outcomes.find((line) => line.clientId === outcome.clientId && line.job === 'rotation')).toBeDefined();
+    expect(
+      outcomes.find((line) => line.clientId === outcome.clientId && line.job === 'rotation'),
+    ).toBeDefined();
   });
 
   it('registers a successor on a server without RFC 7592 management and reports the old client', async () => {

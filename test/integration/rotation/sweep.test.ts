@@ -221,3 +221,84 @@ describe('rotation sweep', () => {
     ).toBeNull();
   });
 });
+
+describe('registry paging and backoff', () => {
+  const DAY_AGO = () => new Date(Date.now() - DAY_S * 1000).toISOString();
+  const facts = (i: number, expiresAt: number) => ({
+    tenantId: `t-${i}`,
+    fhirBaseUrl: 'https://ehr.example/fhir',
+    clientId: `c-${i}`,
+    secretId: `dcr/t-${i}/ehr.example_fhir`,
+    secretVersionId: 'v1',
+    registeredAt: DAY_AGO(),
+    clientSecretExpiresAt: expiresAt,
+    managed: true,
+  });
+
+  it('sees every due registration once, with ties on one second and rotations finishing meanwhile', async () => {
+    const registry = new RegistrationRegistry({
+      redis: pipeline.redis,
+      prefix: `${pipeline.config.QUEUE_PREFIX}-ties`,
+    });
+    const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+    // 1,000 secrets: 700 expire in the same second, the rest one second apart.
+    for (let i = 0; i < 1000; i += 250)
+      await Promise.all(
+        Array.from({ length: 250 }, (_, j) =>
+          registry.recordStored(`k-${i + j}`, facts(i + j, i + j < 700 ? expiresAt : expiresAt + i + j)),
+        ),
+      );
+
+    const seen: string[] = [];
+    for await (const page of registry.due({
+      now: new Date(),
+      rotateBeforeExpirySeconds: WEEK_S,
+      pageSize: 64,
+    })) {
+      seen.push(...page.map((due) => due.tenantId));
+      // Each page's rotations finish before the next page is read: their expiry moves out of range.
+      await Promise.all(
+        page.map((due) =>
+          registry.recordStored(due.key, facts(Number(due.tenantId.slice(2)), expiresAt + 30 * DAY_S)),
+        ),
+      );
+    }
+    expect(seen).toHaveLength(1000);
+    expect(new Set(seen).size).toBe(1000);
+    // The sweep's snapshot of due members is gone once it is done.
+    expect(await pipeline.redis.keys(`${pipeline.config.QUEUE_PREFIX}-ties:rotation:snapshot:*`)).toEqual([]);
+  });
+
+  it('backs off from a registration whose rotation keeps failing, and forgets it once one succeeds', async () => {
+    const registry = new RegistrationRegistry({
+      redis: pipeline.redis,
+      prefix: `${pipeline.config.QUEUE_PREFIX}-backoff`,
+    });
+    const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+    await registry.recordStored('failing', facts(1, expiresAt));
+    const dueAt = async (offsetMs: number) => {
+      const found: string[] = [];
+      for await (const page of registry.due({
+        now: new Date(Date.now() + offsetMs),
+        rotateBeforeExpirySeconds: WEEK_S,
+      }))
+        found.push(...page.map((due) => due.key));
+      return found;
+    };
+    expect(await dueAt(0)).toEqual(['failing']);
+
+    const first = await registry.recordRotationFailure('failing');
+    expect(first.failures).toBe(1);
+    expect(await dueAt(0)).toEqual([]);
+    expect(await dueAt(61 * 60_000)).toEqual(['failing']);
+    const second = await registry.recordRotationFailure('failing');
+    expect(second.retryAt.getTime() - Date.now()).toBeGreaterThan(119 * 60_000);
+    for (let i = 0; i < 10; i++) await registry.recordRotationFailure('failing');
+    // Never more than a day apart.
+    expect(await dueAt(DAY_S * 1000 + 60_000)).toEqual(['failing']);
+
+    await registry.recordStored('failing', facts(1, expiresAt));
+    expect(await dueAt(0)).toEqual(['failing']);
+    expect(await registry.get('failing')).not.toHaveProperty('rotationFailures');
+  });
+});
