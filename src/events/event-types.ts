@@ -55,7 +55,13 @@ const credentials = {
 
 /** The schema of `data` for each event type. Publishing validates against it; unknown keys are refused. */
 export const eventDataSchemas = {
-  'client.registered': z.strictObject({ ...common, ...credentials }),
+  'client.registered': z.strictObject({
+    ...common,
+    ...credentials,
+    /** A registration over an existing one: the client it replaced (deleted after `deleteAfter`). */
+    previousClientId: id.optional(),
+    deleteAfter: timestamp.optional(),
+  }),
   'client.rotated': z.strictObject({
     ...common,
     ...credentials,

@@ -25,8 +25,9 @@ export {
   reindexRegistry,
   type SkippedSecret,
 } from './reindex.js';
+export { DEFAULT_ROTATION_GRACE_MS } from './replaced-client.js';
 export { type DeletionOutcome, runDeletion } from './run-deletion.js';
 export { type RegistrationOutcome, runRegistration } from './run-registration.js';
-export { DEFAULT_ROTATION_GRACE_MS, type RotationOutcome, runRotation } from './run-rotation.js';
+export { type RotationOutcome, runRotation } from './run-rotation.js';
 export { readStoredCredentials, type StoredCredentials, secretValue } from './secret-value.js';
 export { type SweepDeps, type SweepOutcome, type SweepSettings, sweepDueRegistrations } from './sweep.js';

@@ -18,6 +18,11 @@ import type { JobContext, RegistrationDeps } from './deps.js';
 import { orphanFields, orphanOutcome, runProvisioningJob } from './job-runner.js';
 import type { PhaseRecorder } from './phase-timing.js';
 import { registerAndStore, resumeAfterLostAnswer } from './register-and-store.js';
+import {
+  rememberCurrentClient,
+  replacementFields,
+  scheduleReplacedClientDeletion,
+} from './replaced-client.js';
 
 /** The job's return value: everything an operator needs, nothing secret. */
 export interface RegistrationOutcome extends StoredRegistration {
@@ -28,6 +33,10 @@ export interface RegistrationOutcome extends StoredRegistration {
   possibleOrphan?: boolean;
   lostAttemptsAt?: string[];
   orphanedClientIds?: string[];
+  /** The client this one replaced (a registration over an existing one, or a rotation). */
+  previousClientId?: string;
+  /** The delayed job deleting the replaced client, and when it runs. */
+  deletion?: { jobId: string; after: string };
 }
 
 // Building a schema is costly and the rules are fixed per worker: one schema per rules object.
@@ -62,12 +71,13 @@ async function provision(
   const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
   const key = registrationKey(job.tenantId, job.fhirBaseUrl);
   let state = checkpoint.load();
-  // Status follows the job that is working on the registration, even if the producer could not record it.
-  await deps.registry?.recordEnqueued(key, {
+  const knownClientId = await deps.registry?.recordWorking(key, {
     tenantId: job.tenantId,
     fhirBaseUrl: job.fhirBaseUrl,
     jobId: context.jobId,
   });
+  // A registration over an existing one replaces its client: remember it, so it is deleted or reported.
+  if (knownClientId !== undefined) state = await rememberCurrentClient(job, state, context, deps);
 
   if (!state.stored && state.intent) state = await resumeAfterLostAnswer(state, secretId, context, deps);
   if (!state.stored) {
@@ -94,6 +104,7 @@ async function provision(
     ...stored,
     managed: stored.managed ?? false,
   });
+  state = await scheduleReplacedClientDeletion(job, state, context, deps);
 
   if (!state.eventId) {
     const { eventId } = await deps.events.publish(
@@ -109,6 +120,7 @@ async function provision(
         occurredAt: (deps.now?.() ?? new Date()).toISOString(),
         reason: job.reason,
         ...orphanFields(state),
+        ...replacementFields(state),
       },
       { discriminator: stored.secretVersionId },
     );
@@ -121,6 +133,10 @@ async function provision(
     fhirBaseUrl: job.fhirBaseUrl,
     ...stored,
     eventId: state.eventId as string,
+    ...(state.previous && state.previous.clientId !== stored.clientId
+      ? { previousClientId: state.previous.clientId }
+      : {}),
+    ...(state.deletion ? { deletion: state.deletion } : {}),
     ...orphanOutcome(state),
   };
 }

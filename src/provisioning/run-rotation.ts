@@ -27,18 +27,15 @@ import {
   versionToken,
   writeWithRetries,
 } from './register-and-store.js';
+import { replacementFields, scheduleReplacedClientDeletion } from './replaced-client.js';
 import type { RegistrationOutcome } from './run-registration.js';
 import { isManageable, readStoredCredentials, type StoredCredentials, secretValue } from './secret-value.js';
-
-export const DEFAULT_ROTATION_GRACE_MS = 24 * 3600 * 1000;
 
 /** The rotation job's return value: nothing secret. */
 export interface RotationOutcome extends RegistrationOutcome {
   previousClientId: string;
   /** `update`: RFC 7592 in place, same client id; `new_registration`: a successor client. */
   rotatedBy: 'update' | 'new_registration';
-  /** The delayed job deleting the replaced client, and when it runs. */
-  deletion?: { jobId: string; after: string };
 }
 
 const jobSchemas = new WeakMap<RequestRules, ReturnType<typeof rotationJobSchema>>();
@@ -75,7 +72,7 @@ async function rotate(
   const key = registrationKey(job.tenantId, job.fhirBaseUrl);
   const now = () => deps.now?.() ?? new Date();
   let state = context.checkpoint.load();
-  await deps.registry?.recordEnqueued(key, {
+  await deps.registry?.recordWorking(key, {
     tenantId: job.tenantId,
     fhirBaseUrl: job.fhirBaseUrl,
     jobId: context.jobId,
@@ -146,33 +143,16 @@ async function rotate(
 
   const stored = state.stored as StoredRegistration;
   const previous = state.previous as NonNullable<Checkpoint['previous']>;
-  const replaced = stored.clientId !== previous.clientId;
+  const rotatedBy = stored.clientId === previous.clientId ? 'update' : 'new_registration';
   await deps.registry?.recordStored(key, {
     tenantId: job.tenantId,
     fhirBaseUrl: job.fhirBaseUrl,
     ...stored,
     managed: stored.managed ?? false,
   });
-  if (replaced && previous.manageable && deps.deletions && !state.deletion) {
-    const delayMs = deps.rotationGraceMs ?? DEFAULT_ROTATION_GRACE_MS;
-    const jobId = await deps.deletions.schedule(
-      {
-        tenantId: job.tenantId,
-        fhirBaseUrl: job.fhirBaseUrl,
-        clientId: previous.clientId,
-        secretVersionId: previous.secretVersionId,
-        replacedByJobId: context.jobId,
-      },
-      { delayMs, jobId: `${context.jobId}.delete` },
-    );
-    state = { ...state, deletion: { jobId, after: new Date(now().getTime() + delayMs).toISOString() } };
-    await context.checkpoint.save(state);
-  }
+  state = await scheduleReplacedClientDeletion(job, state, context, deps);
 
   if (!state.eventId) {
-    // A replaced client nobody will delete is left for a person to clean up: say so.
-    const retained = replaced && !state.deletion ? { orphanedClientId: previous.clientId } : {};
-    const rotatedBy = replaced ? 'new_registration' : 'update';
     const { eventId } = await deps.events.publish(
       'client.rotated',
       {
@@ -187,9 +167,8 @@ async function rotate(
         attempts: context.attempt,
         occurredAt: now().toISOString(),
         reason: job.reason,
-        ...(state.deletion ? { deleteAfter: state.deletion.after } : {}),
         ...orphanFields(state),
-        ...retained,
+        ...replacementFields(state),
       },
       { discriminator: stored.secretVersionId },
     );
@@ -202,7 +181,7 @@ async function rotate(
     fhirBaseUrl: job.fhirBaseUrl,
     ...stored,
     previousClientId: previous.clientId,
-    rotatedBy: replaced ? 'new_registration' : 'update',
+    rotatedBy,
     eventId: state.eventId as string,
     ...(state.deletion ? { deletion: state.deletion } : {}),
     ...orphanOutcome(state),

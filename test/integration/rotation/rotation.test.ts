@@ -196,6 +196,28 @@ describe('rotation', () => {
     expect(event?.data).not.toHaveProperty('deleteAfter');
   });
 
+  it('deletes the client a second registration replaced, after the grace', async () => {
+    const first = await register('again', keepsSecretOnUpdate);
+    const second = await register('again', keepsSecretOnUpdate);
+    expect(second.clientId).not.toBe(first.clientId);
+    expect(second).toMatchObject({
+      previousClientId: first.clientId,
+      deletion: { jobId: expect.any(String) },
+    });
+    const registeredEvent = (await pipeline.events()).findLast(
+      (e) => e.type === 'client.registered' && e.data.tenantId === 'again',
+    );
+    expect(registeredEvent?.data).toMatchObject({
+      clientId: second.clientId,
+      previousClientId: first.clientId,
+      deleteAfter: expect.any(String),
+    });
+    const deletion = await pipeline.waitForJob((second.deletion as { jobId: string }).jobId);
+    expect(deletion.state).toBe('completed');
+    expect(keepsSecretOnUpdate.stats.getClient(String(first.clientId))).toBeUndefined();
+    expect(keepsSecretOnUpdate.stats.getClient(String(second.clientId))).toBeDefined();
+  });
+
   it('refuses to rotate what was never registered', async () => {
     const result = await pipeline.producer.enqueueRotation({
       tenantId: 'never-registered',

@@ -1,0 +1,87 @@
+// A new client that replaces another — a rotation's successor, or a registration over an existing one —
+// must not leave the old one behind unnoticed ("no silent orphan"). These steps remember which client
+// was current before, schedule its RFC 7592 delete once the rotation grace has passed, and say in the
+// completion event what became of it.
+
+import { registrationSecretName } from '../secrets/index.js';
+import type { Checkpoint, StoredRegistration } from './checkpoint.js';
+import type { JobContext, RegistrationDeps } from './deps.js';
+import { isManageable, readStoredCredentials } from './secret-value.js';
+
+export const DEFAULT_ROTATION_GRACE_MS = 24 * 3600 * 1000;
+
+interface Subject {
+  tenantId: string;
+  fhirBaseUrl: string;
+}
+
+/**
+ * Records the client currently stored for the registration, once, before anything replaces it. The
+ * registry's `knownClientId` saves the secret read for first registrations (nothing to replace).
+ */
+export async function rememberCurrentClient(
+  subject: Subject,
+  state: Checkpoint,
+  context: JobContext,
+  deps: RegistrationDeps,
+): Promise<Checkpoint> {
+  if (state.previous || state.stored) return state;
+  const secretId = registrationSecretName(deps.secretNamePrefix, subject.tenantId, subject.fhirBaseUrl);
+  const current = await deps.secretStore.readCurrent(secretId);
+  const credentials = current ? readStoredCredentials(current.value) : undefined;
+  if (!current || !credentials) return state;
+  const next: Checkpoint = {
+    ...state,
+    previous: {
+      clientId: credentials.clientId,
+      secretVersionId: current.versionId,
+      manageable: isManageable(credentials),
+    },
+  };
+  await context.checkpoint.save(next);
+  return next;
+}
+
+/** Schedules the delete of the client the stored one replaced, when RFC 7592 allows it; once per job. */
+export async function scheduleReplacedClientDeletion(
+  subject: Subject,
+  state: Checkpoint,
+  context: JobContext,
+  deps: RegistrationDeps,
+): Promise<Checkpoint> {
+  const { previous, stored } = state;
+  if (!previous || !stored || stored.clientId === previous.clientId) return state;
+  if (!previous.manageable || !deps.deletions || state.deletion) return state;
+  const delayMs = deps.rotationGraceMs ?? DEFAULT_ROTATION_GRACE_MS;
+  const jobId = await deps.deletions.schedule(
+    {
+      tenantId: subject.tenantId,
+      fhirBaseUrl: subject.fhirBaseUrl,
+      clientId: previous.clientId,
+      secretVersionId: previous.secretVersionId,
+      replacedByJobId: context.jobId,
+    },
+    { delayMs, jobId: `${context.jobId}.delete` },
+  );
+  const now = deps.now?.() ?? new Date();
+  const next: Checkpoint = {
+    ...state,
+    deletion: { jobId, after: new Date(now.getTime() + delayMs).toISOString() },
+  };
+  await context.checkpoint.save(next);
+  return next;
+}
+
+/**
+ * What the completion event says about the replaced client: its id, when it is deleted, or — when
+ * nobody will delete it — its id as `orphanedClientId`, for a person to remove at the server.
+ */
+export function replacementFields(state: Checkpoint): Record<string, unknown> {
+  const { previous, stored } = state as { previous?: Checkpoint['previous']; stored?: StoredRegistration };
+  if (!previous || !stored) return {};
+  if (stored.clientId === previous.clientId) return { previousClientId: previous.clientId };
+  return {
+    previousClientId: previous.clientId,
+    ...(state.deletion ? { deleteAfter: state.deletion.after } : { orphanedClientId: previous.clientId }),
+  };
+}
