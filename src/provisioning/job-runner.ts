@@ -8,10 +8,27 @@ import type { z } from 'zod';
 import type { RegistrationReason } from '../events/index.js';
 import { classify, isProvisioningError, type ProvisioningError } from '../failures/index.js';
 import { findServerBusy } from '../limits/index.js';
+import type { RequestRules } from '../queue/registration-request.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
 import { guardObserver, type JobFinished, type JobKind, NOOP_OBSERVER } from './observer.js';
 import { elapsedMs, PhaseRecorder } from './phase-timing.js';
+
+/**
+ * A job schema built once per rules object: building one is costly, and a worker's rules never change.
+ * Use it at module level: `const schemaFor = perRules(registrationJobSchema)`.
+ */
+export function perRules<S>(build: (rules: RequestRules) => S): (rules: RequestRules) => S {
+  const built = new WeakMap<RequestRules, S>();
+  return (rules) => {
+    let schema = built.get(rules);
+    if (schema === undefined) {
+      schema = build(rules);
+      built.set(rules, schema);
+    }
+    return schema;
+  };
+}
 
 /** What every job payload names. */
 export interface JobSubject {

@@ -47,7 +47,7 @@ export async function resumeAfterLostAnswer(
   const intent = state.intent as NonNullable<Checkpoint['intent']>;
   const current = await deps.secretStore.readCurrent(secretId);
   const landed =
-    current?.versionId === versionToken(context.jobId, intent.id)
+    current?.versionId === clientRequestToken(context.jobId, intent.id)
       ? readStoredCredentials(current.value)
       : undefined;
   const next: Checkpoint = landed
@@ -153,7 +153,7 @@ export async function registerAndStore(
     }),
   );
   let secretVersionId: string;
-  const token = versionToken(context.jobId, intent.id);
+  const token = clientRequestToken(context.jobId, intent.id);
   try {
     secretVersionId = await writeWithRetries(deps, phases, {
       name: plan.secretId,
@@ -284,9 +284,4 @@ async function giveUpClient(
 export function withoutIntent(state: Checkpoint): Checkpoint {
   const { intent: _intent, ...rest } = state;
   return rest;
-}
-
-/** The secret version id of the write that follows a given request: a retried write is then a no-op. */
-export function versionToken(jobId: string, requestId: string): string {
-  return clientRequestToken(jobId, requestId);
 }

@@ -7,11 +7,10 @@
 import { deleteClient } from '../dcr/index.js';
 import { classify, ProvisioningError } from '../failures/index.js';
 import { findServerBusy } from '../limits/index.js';
-import type { RequestRules } from '../queue/registration-request.js';
 import { type DeletionJob, deletionJobSchema } from '../queue/rotation-request.js';
 import { registrationSecretName } from '../secrets/index.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
-import { runProvisioningJob } from './job-runner.js';
+import { perRules, runProvisioningJob } from './job-runner.js';
 import { serverHttp } from './register-and-store.js';
 import { isManageable, readStoredCredentials } from './secret-value.js';
 
@@ -24,18 +23,14 @@ export interface DeletionOutcome {
   eventId: string;
 }
 
-const jobSchemas = new WeakMap<RequestRules, ReturnType<typeof deletionJobSchema>>();
+const jobSchemaFor = perRules(deletionJobSchema);
 
 export function runDeletion(
   data: unknown,
   context: JobContext,
   deps: RegistrationDeps,
 ): Promise<DeletionOutcome> {
-  let schema = jobSchemas.get(deps.rules);
-  if (!schema) {
-    schema = deletionJobSchema(deps.rules);
-    jobSchemas.set(deps.rules, schema);
-  }
+  const schema = jobSchemaFor(deps.rules);
   return runProvisioningJob('deletion', data, context, deps, schema, (job) =>
     deleteReplaced(job, context, deps),
   );

@@ -7,15 +7,11 @@
 // delays the job, and neither its attempt count nor its checkpoint changes.
 
 import { registrationKey } from '../queue/registration-key.js';
-import {
-  type RegistrationJob,
-  type RequestRules,
-  registrationJobSchema,
-} from '../queue/registration-request.js';
+import { type RegistrationJob, registrationJobSchema } from '../queue/registration-request.js';
 import { registrationSecretName } from '../secrets/index.js';
 import type { StoredRegistration } from './checkpoint.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
-import { orphanFields, orphanOutcome, runProvisioningJob } from './job-runner.js';
+import { orphanFields, orphanOutcome, perRules, runProvisioningJob } from './job-runner.js';
 import type { PhaseRecorder } from './phase-timing.js';
 import { registerAndStore, resumeAfterLostAnswer } from './register-and-store.js';
 import {
@@ -39,17 +35,7 @@ export interface RegistrationOutcome extends StoredRegistration {
   deletion?: { jobId: string; after: string };
 }
 
-// Building a schema is costly and the rules are fixed per worker: one schema per rules object.
-const jobSchemas = new WeakMap<RequestRules, ReturnType<typeof registrationJobSchema>>();
-
-function jobSchemaFor(rules: RequestRules): ReturnType<typeof registrationJobSchema> {
-  let schema = jobSchemas.get(rules);
-  if (!schema) {
-    schema = registrationJobSchema(rules);
-    jobSchemas.set(rules, schema);
-  }
-  return schema;
-}
+const jobSchemaFor = perRules(registrationJobSchema);
 
 export function runRegistration(
   data: unknown,

@@ -11,12 +11,11 @@ import { type ManagedClient, updateClient } from '../dcr/index.js';
 import { classify, ProvisioningError } from '../failures/index.js';
 import { findServerBusy } from '../limits/index.js';
 import { registrationKey } from '../queue/registration-key.js';
-import type { RequestRules } from '../queue/registration-request.js';
 import { type RotationJob, rotationJobSchema } from '../queue/rotation-request.js';
-import { registrationSecretName } from '../secrets/index.js';
+import { clientRequestToken, registrationSecretName } from '../secrets/index.js';
 import type { Checkpoint, StoredRegistration } from './checkpoint.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
-import { orphanFields, orphanOutcome, runProvisioningJob } from './job-runner.js';
+import { orphanFields, orphanOutcome, perRules, runProvisioningJob } from './job-runner.js';
 import type { PhaseRecorder } from './phase-timing.js';
 import { timedRegistrationHttp } from './phase-timing.js';
 import {
@@ -24,7 +23,6 @@ import {
   resumeAfterLostAnswer,
   secretTags,
   serverHttp,
-  versionToken,
   writeWithRetries,
 } from './register-and-store.js';
 import { replacementFields, scheduleReplacedClientDeletion } from './replaced-client.js';
@@ -38,18 +36,14 @@ export interface RotationOutcome extends RegistrationOutcome {
   rotatedBy: 'update' | 'new_registration';
 }
 
-const jobSchemas = new WeakMap<RequestRules, ReturnType<typeof rotationJobSchema>>();
+const jobSchemaFor = perRules(rotationJobSchema);
 
 export function runRotation(
   data: unknown,
   context: JobContext,
   deps: RegistrationDeps,
 ): Promise<RotationOutcome> {
-  let schema = jobSchemas.get(deps.rules);
-  if (!schema) {
-    schema = rotationJobSchema(deps.rules);
-    jobSchemas.set(deps.rules, schema);
-  }
+  const schema = jobSchemaFor(deps.rules);
   return runProvisioningJob(
     'rotation',
     data,
@@ -272,7 +266,7 @@ async function updateInPlace(
         rotationPeriodDays: credentials.rotationPeriodDays,
       }),
     ),
-    clientRequestToken: versionToken(context.jobId, `update-${randomUUID()}`),
+    clientRequestToken: clientRequestToken(context.jobId, `update-${randomUUID()}`),
     tags: secretTags(job.tenantId, job.fhirBaseUrl),
   }).catch((err: unknown) => {
     const failure = classify(err, 'registration');
