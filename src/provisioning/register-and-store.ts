@@ -15,7 +15,7 @@ import type { Checkpoint } from './checkpoint.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
 import { resolveInitialAccessToken } from './initial-access-token.js';
 import { elapsedMs, type PhaseRecorder, timedDiscoveryCache, timedRegistrationHttp } from './phase-timing.js';
-import { isManageable, readStoredCredentials, secretValue } from './secret-value.js';
+import { expiryToSchedule, isManageable, readStoredCredentials, secretValue } from './secret-value.js';
 
 /** What to register and where to keep it. */
 export interface RegistrationPlan {
@@ -28,6 +28,8 @@ export interface RegistrationPlan {
   rotationPeriodDays?: number | undefined;
   /** The client replaces another (rotation): its secret value records when. */
   replacesClient?: boolean;
+  /** How long the replaced client's secret lived: assumed for a new secret whose expiry is not said. */
+  previousSecretLifetimeSeconds?: number | undefined;
   secretId: string;
 }
 
@@ -170,15 +172,18 @@ export async function registerAndStore(
     secretVersionId = token;
   }
 
+  const expiresAt = expiryToSchedule(
+    client.clientSecretExpiresAt,
+    plan.previousSecretLifetimeSeconds,
+    registeredAt,
+  );
   const next: Checkpoint = {
     ...withoutIntent(state),
     stored: {
       clientId: client.clientId,
       secretId: plan.secretId,
       secretVersionId,
-      ...(client.clientSecretExpiresAt !== undefined
-        ? { clientSecretExpiresAt: client.clientSecretExpiresAt }
-        : {}),
+      ...(expiresAt !== undefined ? { clientSecretExpiresAt: expiresAt } : {}),
       registeredAt: registeredAt.toISOString(),
       ...(plan.replacesClient ? { rotatedAt: registeredAt.toISOString() } : {}),
       ...(plan.rotationPeriodDays ? { rotationPeriodDays: plan.rotationPeriodDays } : {}),

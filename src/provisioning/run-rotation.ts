@@ -27,7 +27,14 @@ import {
 } from './register-and-store.js';
 import { replacementFields, scheduleReplacedClientDeletion } from './replaced-client.js';
 import type { RegistrationOutcome } from './run-registration.js';
-import { isManageable, readStoredCredentials, type StoredCredentials, secretValue } from './secret-value.js';
+import {
+  expiryToSchedule,
+  isManageable,
+  readStoredCredentials,
+  type StoredCredentials,
+  secretLifetimeSeconds,
+  secretValue,
+} from './secret-value.js';
 
 /** The rotation job's return value: nothing secret. */
 export interface RotationOutcome extends RegistrationOutcome {
@@ -125,6 +132,7 @@ async function rotate(
           initialAccessTokenSecretId: job.initialAccessToken?.secretId,
           rotationPeriodDays: credentials.rotationPeriodDays,
           replacesClient: true,
+          previousSecretLifetimeSeconds: secretLifetimeSeconds(credentials),
           secretId,
         },
         state,
@@ -289,15 +297,14 @@ async function updateInPlace(
     await context.checkpoint.save(next);
     return next;
   }
+  const expiresAt = expiryToSchedule(client.clientSecretExpiresAt, secretLifetimeSeconds(credentials), at);
   const next: Checkpoint = {
     ...state,
     stored: {
       clientId: credentials.clientId,
       secretId,
       secretVersionId,
-      ...(client.clientSecretExpiresAt !== undefined
-        ? { clientSecretExpiresAt: client.clientSecretExpiresAt }
-        : {}),
+      ...(expiresAt !== undefined ? { clientSecretExpiresAt: expiresAt } : {}),
       registeredAt,
       rotatedAt: at.toISOString(),
       ...(credentials.rotationPeriodDays ? { rotationPeriodDays: credentials.rotationPeriodDays } : {}),

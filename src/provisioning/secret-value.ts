@@ -124,6 +124,29 @@ export function readStoredCredentials(value: string): StoredCredentials | undefi
   };
 }
 
+/** How long the stored secret was issued for (seconds), when its expiry and issue time are known. */
+export function secretLifetimeSeconds(credentials: StoredCredentials): number | undefined {
+  const expiresAt = credentials.clientSecretExpiresAt;
+  const issuedAt = Date.parse(credentials.rotatedAt ?? credentials.registeredAt ?? '');
+  if (typeof expiresAt !== 'number' || expiresAt <= 0 || Number.isNaN(issuedAt)) return undefined;
+  const lifetime = expiresAt - Math.floor(issuedAt / 1000);
+  return lifetime > 0 ? lifetime : undefined;
+}
+
+/**
+ * The expiry to schedule the next rotation by. A server that stopped saying when its secrets expire
+ * (RFC 7591 requires it; several omit it) would otherwise drop the registration out of the sweep until
+ * the secret dies: assume the new secret lives as long as the one it replaces.
+ */
+export function expiryToSchedule(
+  reported: number | 'unknown' | undefined,
+  previousLifetimeSeconds: number | undefined,
+  now: Date,
+): number | 'unknown' | undefined {
+  if (reported !== 'unknown' || previousLifetimeSeconds === undefined) return reported;
+  return Math.floor(now.getTime() / 1000) + previousLifetimeSeconds;
+}
+
 /** Whether RFC 7592 management is possible with these credentials. */
 export function isManageable(
   credentials: Pick<StoredCredentials, 'registrationAccessToken' | 'registrationClientUri'>,

@@ -4,6 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confidentialSymmetricMetadata } from '../../../src/dcr/index.js';
+import { registrationKey } from '../../../src/queue/index.js';
 import { registrationSecretName } from '../../../src/secrets/index.js';
 import { type RecordedRequest, type StubServer, startStubServer } from '../../fixtures/stub-server.js';
 import { type Pipeline, startPipeline } from '../pipeline/harness.js';
@@ -207,6 +208,40 @@ describe('rotation faults', () => {
     });
     // The successor is untouched and current.
     expect(await stored('undeletable')).toMatchObject({ client_id: 'c-undeletable-2' });
+  });
+});
+
+describe('a server that stops saying when secrets expire', () => {
+  it('schedules the next rotation as if the new secret lived as long as the old one', async () => {
+    const lifetime = 3600;
+    stub.on('POST', '/reg', (request: RecordedRequest) => ({
+      status: 201,
+      json: {
+        ...(request.json as Record<string, unknown>),
+        client_id: 'c-silent',
+        client_secret: 'secret-1',
+        client_secret_expires_at: Math.floor(Date.now() / 1000) + lifetime,
+        registration_access_token: 'token-1',
+        registration_client_uri: stub.url('/reg/c-silent'),
+      },
+    }));
+    // The update rotates the secret and leaves client_secret_expires_at out.
+    stub.on('PUT', '/reg/c-silent', {
+      json: {
+        ...metadata('silent'),
+        client_id: 'c-silent',
+        client_secret: 'secret-2',
+        registration_access_token: 'token-2',
+      },
+    });
+    const job = await registerAndRotate('silent');
+    expect(job.returnvalue).toMatchObject({ rotatedBy: 'update' });
+    const record = await pipeline.registry.get(registrationKey('silent', fhirBaseUrl));
+    const expected = Math.floor(Date.now() / 1000) + lifetime;
+    expect(record?.clientSecretExpiresAt).toBeGreaterThan(expected - 30);
+    expect(record?.clientSecretExpiresAt).toBeLessThanOrEqual(expected);
+    // The stored secret says only what the server said.
+    expect(await stored('silent')).not.toHaveProperty('client_secret_expires_at');
   });
 });
 
