@@ -78,14 +78,14 @@ try {
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
   heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
-  const queued = await queue.getWaitingCount();
+  const queued = await queue.getPrioritizedCount();
 
   const result = {
     n: N,
     pageSize: PAGE,
     fillSeconds: round(fillSeconds, 1),
     sweep: { ...outcome, seconds: round(seconds, 1), perSecond: round(outcome.due / seconds, 0) },
-    jobsWaiting: queued,
+    jobsQueued: queued,
     heapMB: { before: mb(heapBefore), peak: mb(heapPeak), liveMax: mb(liveHeapMax) },
   };
   writeResult('sweep', result);

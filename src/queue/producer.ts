@@ -34,6 +34,7 @@ export type RotationEnqueueResult =
 interface ValidRequest {
   tenantId: string;
   fhirBaseUrl: string;
+  reason: string;
   initialAccessToken?: { secretId: string } | { value: string } | undefined;
 }
 
@@ -61,6 +62,8 @@ export interface ProducerOptions extends RequestRules {
     failedMaxCount: number;
   };
 }
+
+const SCHEDULED_PRIORITY = 10;
 
 interface Prepared {
   index: number;
@@ -147,7 +150,7 @@ export class RegistrationProducer {
       prepared.map(({ jobId, key, payload }) => ({
         name: kind.name,
         data: payload,
-        opts: this.#jobOptions(jobId, key),
+        opts: this.#jobOptions(jobId, key, payload),
       })),
     );
     const recorded: Array<{ key: string; tenantId: string; fhirBaseUrl: string; jobId: string }> = [];
@@ -210,8 +213,15 @@ export class RegistrationProducer {
     return job;
   }
 
-  #jobOptions(jobId: string, key: string): JobsOptions {
-    return { jobId, deduplication: { id: key }, ...provisioningJobOptions(this.#options) };
+  #jobOptions(jobId: string, key: string, payload: ValidRequest): JobsOptions {
+    return {
+      jobId,
+      deduplication: { id: key },
+      ...provisioningJobOptions(this.#options),
+      // Scheduled work yields to asked-for work: a sweep that queues thousands of rotations must not
+      // hold up onboarding (BullMQ takes jobs without a priority before prioritized ones).
+      ...(payload.reason === 'scheduled' ? { priority: SCHEDULED_PRIORITY } : {}),
+    };
   }
 }
 

@@ -96,7 +96,9 @@ describe('rotation sweep', () => {
     expect(await sweepAt(monthLater, third)).toMatchObject({ due: 3, queued: 1, alreadyQueued: 2 });
     expect(third.map((r) => r.tenantId).sort()).toEqual(['late', 'monthly', 'soon']);
 
-    const waiting = await pipeline.queue.getJobs(['waiting']);
+    // Scheduled rotations wait behind asked-for work: prioritized, not plain waiting.
+    expect(await pipeline.queue.getWaitingCount()).toBe(0);
+    const waiting = await pipeline.queue.getJobs(['prioritized']);
     expect(waiting.map((job) => [job.name, job.data.tenantId, job.data.reason]).sort()).toEqual([
       [JOB_NAMES.rotateClient, 'late', 'scheduled'],
       [JOB_NAMES.rotateClient, 'monthly', 'scheduled'],
