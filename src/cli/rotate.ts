@@ -7,6 +7,13 @@ import { openProducerContext } from '../../workers/producer-context.js';
 import { loadConfig } from '../config/index.js';
 import { CommandFailed, UsageError } from './cli-errors.js';
 
+/** The command-line spelling of each request field, so a usage error names what the user typed. */
+const ARGUMENT_OF_FIELD: Readonly<Record<string, string>> = {
+  tenantId: '<tenantId>',
+  fhirBaseUrl: '--fhir-base-url',
+  'initialAccessToken.secretId': '--iat-secret-id',
+};
+
 interface RotateOptions {
   fhirBaseUrl: string;
   iatSecretId?: string;
@@ -34,7 +41,11 @@ export function rotateCommand(): Command {
         });
         switch (result.status) {
           case 'invalid':
-            throw new UsageError(result.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
+            throw new UsageError(
+              result.issues
+                .map((issue) => `${ARGUMENT_OF_FIELD[issue.path] ?? issue.path}: ${issue.message}`)
+                .join('; '),
+            );
           case 'not_found':
             process.stderr.write(`error: ${result.message}\n`);
             throw new CommandFailed();

@@ -59,10 +59,10 @@ describe('cli rotate and reindex', () => {
   it('rotate exits 2 naming the field the rules refuse, or the missing option', async () => {
     const badUrl = await cli(['rotate', 'cli-bad', '--fhir-base-url', 'ftp://ehr.example/fhir']);
     expect(badUrl.code).toBe(2);
-    expect(badUrl.stderr).toMatch(/^error: fhirBaseUrl: /);
+    expect(badUrl.stderr).toMatch(/^error: --fhir-base-url: /);
     const badTenant = await cli(['rotate', 'no spaces allowed', '--fhir-base-url', FHIR]);
     expect(badTenant.code).toBe(2);
-    expect(badTenant.stderr).toMatch(/^error: tenantId: /);
+    expect(badTenant.stderr).toMatch(/^error: <tenantId>: /);
     const missing = await cli(['rotate', 'cli-bad']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('--fhir-base-url');
