@@ -21,10 +21,14 @@ export interface RegistrationStatus {
   secretId?: string;
   secretVersionId?: string;
   clientSecretExpiresAt?: number | 'unknown';
+  /** When the current client was registered. */
+  registeredAt?: string;
   /** When the credentials were last rotated. */
   rotatedAt?: string;
   /** The registration's own rotation period (`rotation.periodDays`). */
   rotationPeriodDays?: number;
+  /** Whether the stored credentials allow RFC 7592 management (rotation in place, deleting a replaced client). */
+  managed?: boolean;
   jobId?: string;
   /** A POST of the latest job may have registered a client that was never stored. */
   possibleOrphan?: boolean;
@@ -54,8 +58,10 @@ async function statusOf(queue: Queue, record: RegistrationRecord): Promise<Regis
     ...(record.clientSecretExpiresAt !== undefined
       ? { clientSecretExpiresAt: record.clientSecretExpiresAt }
       : {}),
+    ...(record.registeredAt ? { registeredAt: record.registeredAt } : {}),
     ...(record.rotatedAt ? { rotatedAt: record.rotatedAt } : {}),
     ...(record.rotationPeriodDays ? { rotationPeriodDays: record.rotationPeriodDays } : {}),
+    ...(record.managed !== undefined ? { managed: record.managed } : {}),
   };
   const base = { tenantId: record.tenantId, fhirBaseUrl: record.fhirBaseUrl };
   // State first, then the job: a job read before a state change would report stale attempts.

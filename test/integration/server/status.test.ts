@@ -104,6 +104,9 @@ describe('GET /v1/registrations/:tenantId while a worker runs', () => {
       secretId: expect.stringContaining('/srv-ok/'),
       secretVersionId: expect.any(String),
       clientSecretExpiresAt: 0,
+      registeredAt: expect.any(String),
+      // The answer carried a registration access token and client URI: RFC 7592 is available.
+      managed: true,
       jobId,
       updatedAt: expect.any(String),
     });
