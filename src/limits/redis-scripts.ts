@@ -103,19 +103,17 @@ return {'', failures}
 `;
 
 /**
- * A reservation on a token bucket (GCRA form): the caller gets the time at which its turn comes and
- * waits that long itself, so waiters are served in order with one round trip each.
- * KEYS: bucket (theoretical arrival time). ARGV: intervalMs (1000 / rate), burst (tokens the bucket
- * holds), maxWaitMs. Returns the wait in ms, or -1 (nothing reserved) when it would exceed maxWaitMs.
+ * A reservation on a token bucket that holds one token (GCRA form): the caller gets the time at which its
+ * turn comes and waits that long itself, so waiters are served in order with one round trip each, and
+ * turns are exactly `interval` apart. KEYS: bucket (theoretical arrival time). ARGV: intervalMs, maxWaitMs.
+ * Returns the wait in ms, or -1 (nothing reserved) when it would exceed maxWaitMs.
  */
 export const RESERVE_TOKEN = `${NOW}
 local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local maxWait = tonumber(ARGV[3])
+local maxWait = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
-local wait = tat - (burst - 1) * interval - now
-if wait < 0 then wait = 0 end
+local wait = tat - now
 if wait > maxWait then return -1 end
 local nextTat = tat + interval
 redis.call('SET', KEYS[1], nextTat, 'PX', math.ceil(nextTat - now) + 1000)

@@ -103,4 +103,50 @@ describe('limits/secret write budget', () => {
       expect((await moto.readCurrent(write.name))?.versionId).toBe(write.clientRequestToken);
     }
   });
+
+  it('spaces turns (1,000 + jitterMs) / rate apart across workers, so no second holds more than the rate', async () => {
+    const key = `${config().QUEUE_PREFIX}:limits:secret-writes:${randomUUID()}`;
+    const budgets = [0, 1].map(() => {
+      const redis = new Redis(inject('redisUrl'));
+      connections.push(redis);
+      return new RedisWriteBudget({ redis, key, ratePerSecond: 10, jitterMs: 50 });
+    });
+    const started = performance.now();
+    const waits: number[] = [];
+    for (let i = 0; i < 21; i++) waits.push((await budgets[i % 2]?.reserve(10_000)) as number);
+    const spentMs = performance.now() - started;
+
+    // Each wait counts from its own call, which came a little later than the one before.
+    for (let k = 0; k + 10 < waits.length; k++) {
+      const apart = (waits[k + 10] as number) - (waits[k] as number);
+      expect(apart).toBeGreaterThanOrEqual(1050 - spentMs - 1);
+      expect(apart).toBeLessThanOrEqual(1051);
+    }
+  });
+
+  it('at a budget equal to the quota, a write that leaves 40 ms after its turn is not throttled', async () => {
+    const key = `${config().QUEUE_PREFIX}:limits:secret-writes:${randomUUID()}`;
+    const quota = throttling(moto, 10);
+    // The 1st and 21st writes to leave are held back 40 ms (a busy event loop); the 11th is on time.
+    // With turns exactly 100 ms apart the 11th would be the 11th write within one second.
+    let leaving = 0;
+    const late: SecretStore = {
+      ...quota,
+      async write(write) {
+        if (leaving++ % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 40));
+        return quota.write(write);
+      },
+    };
+    const workers = [0, 1].map(() => {
+      const redis = new Redis(inject('redisUrl'));
+      connections.push(redis);
+      return budgetSecretWrites(late, new RedisWriteBudget({ redis, key, ratePerSecond: 10, jitterMs: 100 }));
+    });
+    const outcome = await settle(
+      burst(25, 'late').map((write, i) => (workers[i % 2] as SecretStore).write(write)),
+    );
+
+    expect(outcome).toEqual({ succeeded: 25, throttled: 0 });
+    expect(quota.throttled).toBe(0);
+  });
 });
