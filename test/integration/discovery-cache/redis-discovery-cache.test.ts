@@ -52,4 +52,26 @@ describe('discovery-cache/RedisDiscoveryCache', () => {
     await new Promise((r) => setTimeout(r, 1100));
     expect((await cache.getOrLoad('https://ehr/fhir/c', async () => configuration)).hit).toBe(false);
   });
+
+  it('reuses what it read for localMs without asking Redis, then asks Redis again', async () => {
+    const cache = new RedisDiscoveryCache({ redis, prefix, ttlSeconds: 60, localMs: 300 });
+    let loads = 0;
+    const load = async () => {
+      loads += 1;
+      return configuration;
+    };
+    await cache.getOrLoad('https://ehr/fhir/d', load);
+    // Gone from Redis (expired, or deleted by an operator): this process does not see it at once.
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:discovery:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+    expect((await cache.getOrLoad('https://ehr/fhir/d', load)).hit).toBe(true);
+    expect(loads).toBe(1);
+    await new Promise((r) => setTimeout(r, 350));
+    expect((await cache.getOrLoad('https://ehr/fhir/d', load)).hit).toBe(false);
+    expect(loads).toBe(2);
+  });
 });
