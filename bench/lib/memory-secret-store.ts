@@ -1,4 +1,4 @@
-// An in-memory SecretStore for benchmarks only: same port as src/secrets, no I/O.
+// In-memory SecretStores for benchmarks only: same port as src/secrets, no I/O.
 import type {
   ListOptions,
   SecretPage,
@@ -50,6 +50,35 @@ export class MemorySecretStore implements SecretStore {
   }
   async readTags(name: string) {
     return this.secrets.get(name)?.tags;
+  }
+  async close() {}
+}
+
+/**
+ * Keeps nothing: every write is new and nothing can be read back. For long runs, where a store that
+ * remembers every secret would be the fastest-growing thing in the worker's memory.
+ */
+export class DiscardingSecretStore implements SecretStore {
+  writes = 0;
+
+  async write(w: SecretWrite): Promise<WrittenVersion> {
+    this.writes++;
+    return { versionId: w.clientRequestToken, created: true };
+  }
+  async readCurrent() {
+    return undefined;
+  }
+  async readPrevious() {
+    return undefined;
+  }
+  async readVersion() {
+    return undefined;
+  }
+  async list(): Promise<SecretPage> {
+    return { names: [] };
+  }
+  async readTags() {
+    return undefined;
   }
   async close() {}
 }

@@ -28,9 +28,9 @@ export function requests(n: number, fhirBaseUrl: (i: number) => string, tag = 't
   }));
 }
 
-/** Enqueues through the real producer (validation, dedup lookups, registry), in batches. */
-export async function enqueueOurs(prefix: string, reqs: readonly unknown[], batch = 1000): Promise<number> {
-  const config = loadConfig(workerEnv(prefix));
+/** The real producer (validation, dedup lookups, registry) on a connection of its own. */
+export function openProducer(prefix: string, env: Record<string, string> = {}) {
+  const config = loadConfig(workerEnv(prefix, env));
   const redis = createRedisConnection(config.REDIS_URL, 'producer');
   const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix });
   const producer = new RegistrationProducer({
@@ -39,15 +39,27 @@ export async function enqueueOurs(prefix: string, reqs: readonly unknown[], batc
     registry: new RegistrationRegistry({ redis, prefix }),
     ...producerSettingsFromConfig(config),
   });
+  return {
+    /** How many of `reqs` were queued. */
+    async enqueue(reqs: readonly unknown[]): Promise<number> {
+      const results = await producer.enqueueMany(reqs);
+      return results.filter((r) => r.status === 'queued').length;
+    },
+    async close(): Promise<void> {
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/** Enqueues through the real producer, in batches. */
+export async function enqueueOurs(prefix: string, reqs: readonly unknown[], batch = 1000): Promise<number> {
+  const producer = openProducer(prefix);
   let queued = 0;
   try {
-    for (let i = 0; i < reqs.length; i += batch) {
-      const results = await producer.enqueueMany(reqs.slice(i, i + batch));
-      queued += results.filter((r) => r.status === 'queued').length;
-    }
+    for (let i = 0; i < reqs.length; i += batch) queued += await producer.enqueue(reqs.slice(i, i + batch));
   } finally {
-    await queue.close();
-    redis.disconnect();
+    await producer.close();
   }
   return queued;
 }
