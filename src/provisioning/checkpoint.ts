@@ -7,8 +7,6 @@ export interface Checkpoint {
   intent?: { id: string; at: string };
   /** Written once the credentials are in the secret store: from here on the job never POSTs again. */
   stored?: StoredRegistration;
-  /** The completion event, once appended. */
-  eventId?: string;
   /** Clients registered by this job that could be neither stored nor deleted. */
   orphanedClientIds?: string[];
   /** Times of POSTs whose outcome is unknown (crash or timeout after sending): possible orphans. */

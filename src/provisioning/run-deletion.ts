@@ -92,29 +92,25 @@ async function deleteReplaced(
     state = { ...state, deleted: true };
     await context.checkpoint.save(state);
   }
-  if (!state.eventId) {
-    const { eventId } = await deps.events.publish(
-      'client.deleted',
-      {
-        tenantId: job.tenantId,
-        fhirBaseUrl: job.fhirBaseUrl,
-        clientId: job.clientId,
-        secretId,
-        jobId: context.jobId,
-        attempts: context.attempt,
-        occurredAt: (deps.now?.() ?? new Date()).toISOString(),
-        reason: job.reason,
-      },
-      { discriminator: job.clientId },
-    );
-    state = { ...state, eventId };
-    await context.checkpoint.save(state);
-  }
+  const { eventId } = await deps.events.publish(
+    'client.deleted',
+    {
+      tenantId: job.tenantId,
+      fhirBaseUrl: job.fhirBaseUrl,
+      clientId: job.clientId,
+      secretId,
+      jobId: context.jobId,
+      attempts: context.attempt,
+      occurredAt: (deps.now?.() ?? new Date()).toISOString(),
+      reason: job.reason,
+    },
+    { discriminator: job.clientId },
+  );
   return {
     tenantId: job.tenantId,
     fhirBaseUrl: job.fhirBaseUrl,
     clientId: job.clientId,
     secretId,
-    eventId: state.eventId as string,
+    eventId,
   };
 }

@@ -53,10 +53,9 @@ async function provision(
   deps: RegistrationDeps,
   phases: PhaseRecorder,
 ): Promise<RegistrationOutcome> {
-  const { checkpoint } = context;
   const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
   const key = registrationKey(job.tenantId, job.fhirBaseUrl);
-  let state = checkpoint.load();
+  let state = context.checkpoint.load();
   const knownClientId = await deps.registry?.recordWorking(key, {
     tenantId: job.tenantId,
     fhirBaseUrl: job.fhirBaseUrl,
@@ -84,16 +83,18 @@ async function provision(
     );
   }
   const stored = state.stored as StoredRegistration;
-  await deps.registry?.recordStored(key, {
-    tenantId: job.tenantId,
-    fhirBaseUrl: job.fhirBaseUrl,
-    ...stored,
-    managed: stored.managed ?? false,
-  });
   state = await scheduleReplacedClientDeletion(job, state, context, deps);
-
-  if (!state.eventId) {
-    const { eventId } = await deps.events.publish(
+  // Independent writes, sent together: every job pays for this round trip. The event is not marked in
+  // the checkpoint: its id is derived from the outcome, so the rare repeat after a crash here is one
+  // consumers already drop.
+  const [, { eventId }] = await Promise.all([
+    deps.registry?.recordStored(key, {
+      tenantId: job.tenantId,
+      fhirBaseUrl: job.fhirBaseUrl,
+      ...stored,
+      managed: stored.managed ?? false,
+    }),
+    deps.events.publish(
       'client.registered',
       {
         tenantId: job.tenantId,
@@ -109,16 +110,14 @@ async function provision(
         ...replacementFields(state),
       },
       { discriminator: stored.secretVersionId },
-    );
-    state = { ...state, eventId };
-    await checkpoint.save(state);
-  }
+    ),
+  ]);
 
   return {
     tenantId: job.tenantId,
     fhirBaseUrl: job.fhirBaseUrl,
     ...stored,
-    eventId: state.eventId as string,
+    eventId,
     ...(state.previous && state.previous.clientId !== stored.clientId
       ? { previousClientId: state.previous.clientId }
       : {}),

@@ -146,16 +146,16 @@ async function rotate(
   const stored = state.stored as StoredRegistration;
   const previous = state.previous as NonNullable<Checkpoint['previous']>;
   const rotatedBy = stored.clientId === previous.clientId ? 'update' : 'new_registration';
-  await deps.registry?.recordStored(key, {
-    tenantId: job.tenantId,
-    fhirBaseUrl: job.fhirBaseUrl,
-    ...stored,
-    managed: stored.managed ?? false,
-  });
   state = await scheduleReplacedClientDeletion(job, state, context, deps);
-
-  if (!state.eventId) {
-    const { eventId } = await deps.events.publish(
+  // As in a registration: sent together, and a repeat of the event after a crash keeps its id.
+  const [, { eventId }] = await Promise.all([
+    deps.registry?.recordStored(key, {
+      tenantId: job.tenantId,
+      fhirBaseUrl: job.fhirBaseUrl,
+      ...stored,
+      managed: stored.managed ?? false,
+    }),
+    deps.events.publish(
       'client.rotated',
       {
         tenantId: job.tenantId,
@@ -173,10 +173,8 @@ async function rotate(
         ...replacementFields(state),
       },
       { discriminator: stored.secretVersionId },
-    );
-    state = { ...state, eventId };
-    await context.checkpoint.save(state);
-  }
+    ),
+  ]);
 
   return {
     tenantId: job.tenantId,
@@ -184,7 +182,7 @@ async function rotate(
     ...stored,
     previousClientId: previous.clientId,
     rotatedBy,
-    eventId: state.eventId as string,
+    eventId,
     ...(state.deletion ? { deletion: state.deletion } : {}),
     ...orphanOutcome(state),
   };

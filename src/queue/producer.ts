@@ -128,10 +128,17 @@ export class RegistrationProducer {
       }
     }
     if (kind.mustExist) valid = await this.#onlyRegistered(valid, results);
-    // A duplicate is answered before its initial access token is stored: storing it would replace the
-    // token the queued job is about to use (a one-shot token would then be spent by the wrong job).
+    // A duplicate carrying an initial access token is answered before its token is stored: storing it
+    // would replace the token the queued job is about to use (a one-shot token would then be spent by
+    // the wrong job). Other duplicates are answered by addBulk itself, which returns the queued job.
     // Issued together, the lookups travel in one round trip.
-    const queued = await Promise.all(valid.map(({ key }) => this.#options.queue.getDeduplicationJobId(key)));
+    const queued = await Promise.all(
+      valid.map(({ key, request }) =>
+        request.initialAccessToken && 'value' in request.initialAccessToken
+          ? this.#options.queue.getDeduplicationJobId(key)
+          : undefined,
+      ),
+    );
     const prepared: Prepared[] = [];
     const inBatch = new Map<string, string>();
     for (const [i, { index, key, request }] of valid.entries()) {
