@@ -10,15 +10,12 @@ import { registrationKey } from '../queue/registration-key.js';
 import { type RegistrationJob, registrationJobSchema } from '../queue/registration-request.js';
 import { registrationSecretName } from '../secrets/index.js';
 import type { StoredRegistration } from './checkpoint.js';
+import { completeStoredRegistration } from './completion.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
-import { orphanFields, orphanOutcome, perRules, runProvisioningJob } from './job-runner.js';
+import { perRules, runProvisioningJob } from './job-runner.js';
 import type { PhaseRecorder } from './phase-timing.js';
 import { registerAndStore, resumeAfterLostAnswer } from './register-and-store.js';
-import {
-  rememberCurrentClient,
-  replacementFields,
-  scheduleReplacedClientDeletion,
-} from './replaced-client.js';
+import { rememberCurrentClient } from './replaced-client.js';
 
 /** The job's return value: everything an operator needs, nothing secret. */
 export interface RegistrationOutcome extends StoredRegistration {
@@ -82,46 +79,5 @@ async function provision(
       phases,
     );
   }
-  const stored = state.stored as StoredRegistration;
-  state = await scheduleReplacedClientDeletion(job, state, context, deps);
-  // Independent writes, sent together: every job pays for this round trip. The event is not marked in
-  // the checkpoint: its id is derived from the outcome, so the rare repeat after a crash here is one
-  // consumers already drop.
-  const [, { eventId }] = await Promise.all([
-    deps.registry?.recordStored(key, {
-      tenantId: job.tenantId,
-      fhirBaseUrl: job.fhirBaseUrl,
-      ...stored,
-      managed: stored.managed ?? false,
-    }),
-    deps.events.publish(
-      'client.registered',
-      {
-        tenantId: job.tenantId,
-        fhirBaseUrl: job.fhirBaseUrl,
-        clientId: stored.clientId,
-        secretId: stored.secretId,
-        secretVersionId: stored.secretVersionId,
-        jobId: context.jobId,
-        attempts: context.attempt,
-        occurredAt: (deps.now?.() ?? new Date()).toISOString(),
-        reason: job.reason,
-        ...orphanFields(state),
-        ...replacementFields(state),
-      },
-      { discriminator: stored.secretVersionId },
-    ),
-  ]);
-
-  return {
-    tenantId: job.tenantId,
-    fhirBaseUrl: job.fhirBaseUrl,
-    ...stored,
-    eventId,
-    ...(state.previous && state.previous.clientId !== stored.clientId
-      ? { previousClientId: state.previous.clientId }
-      : {}),
-    ...(state.deletion ? { deletion: state.deletion } : {}),
-    ...orphanOutcome(state),
-  };
+  return completeStoredRegistration('client.registered', job, state, context, deps);
 }

@@ -14,8 +14,9 @@ import { registrationKey } from '../queue/registration-key.js';
 import { type RotationJob, rotationJobSchema } from '../queue/rotation-request.js';
 import { clientRequestToken, registrationSecretName } from '../secrets/index.js';
 import type { Checkpoint, StoredRegistration } from './checkpoint.js';
+import { completeStoredRegistration } from './completion.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
-import { orphanFields, orphanOutcome, perRules, runProvisioningJob } from './job-runner.js';
+import { perRules, runProvisioningJob } from './job-runner.js';
 import type { PhaseRecorder } from './phase-timing.js';
 import { timedRegistrationHttp } from './phase-timing.js';
 import {
@@ -25,7 +26,6 @@ import {
   serverHttp,
   writeWithRetries,
 } from './register-and-store.js';
-import { replacementFields, scheduleReplacedClientDeletion } from './replaced-client.js';
 import type { RegistrationOutcome } from './run-registration.js';
 import {
   expiryToSchedule,
@@ -71,7 +71,7 @@ async function rotate(
 ): Promise<RotationOutcome> {
   const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
   const key = registrationKey(job.tenantId, job.fhirBaseUrl);
-  const now = () => deps.now?.() ?? new Date();
+  const _now = () => deps.now?.() ?? new Date();
   let state = context.checkpoint.load();
   await deps.registry?.recordWorking(key, {
     tenantId: job.tenantId,
@@ -144,48 +144,13 @@ async function rotate(
   }
 
   const stored = state.stored as StoredRegistration;
-  const previous = state.previous as NonNullable<Checkpoint['previous']>;
-  const rotatedBy = stored.clientId === previous.clientId ? 'update' : 'new_registration';
-  state = await scheduleReplacedClientDeletion(job, state, context, deps);
-  // As in a registration: sent together, and a repeat of the event after a crash keeps its id.
-  const [, { eventId }] = await Promise.all([
-    deps.registry?.recordStored(key, {
-      tenantId: job.tenantId,
-      fhirBaseUrl: job.fhirBaseUrl,
-      ...stored,
-      managed: stored.managed ?? false,
-    }),
-    deps.events.publish(
-      'client.rotated',
-      {
-        tenantId: job.tenantId,
-        fhirBaseUrl: job.fhirBaseUrl,
-        clientId: stored.clientId,
-        previousClientId: previous.clientId,
-        rotatedBy,
-        secretId: stored.secretId,
-        secretVersionId: stored.secretVersionId,
-        jobId: context.jobId,
-        attempts: context.attempt,
-        occurredAt: now().toISOString(),
-        reason: job.reason,
-        ...orphanFields(state),
-        ...replacementFields(state),
-      },
-      { discriminator: stored.secretVersionId },
-    ),
-  ]);
-
-  return {
-    tenantId: job.tenantId,
-    fhirBaseUrl: job.fhirBaseUrl,
-    ...stored,
-    previousClientId: previous.clientId,
+  const previousClientId = (state.previous as NonNullable<Checkpoint['previous']>).clientId;
+  const rotatedBy = stored.clientId === previousClientId ? 'update' : 'new_registration';
+  const outcome = await completeStoredRegistration('client.rotated', job, state, context, deps, {
+    previousClientId,
     rotatedBy,
-    eventId,
-    ...(state.deletion ? { deletion: state.deletion } : {}),
-    ...orphanOutcome(state),
-  };
+  });
+  return { ...outcome, previousClientId, rotatedBy };
 }
 
 /**
