@@ -229,11 +229,16 @@ describe('rotation', () => {
     });
   });
 
-  it('keeps every secret out of Redis, the return values and the events', async () => {
-    const dump = `${await pipeline.dumpRedis()}\n${JSON.stringify(await pipeline.events())}`;
+  it('keeps every secret out of Redis, the return values, the events and the logs', async () => {
+    const dump = [
+      await pipeline.dumpRedis(),
+      JSON.stringify(await pipeline.events()),
+      ...pipeline.logLines(),
+    ].join('\n');
     for (const [tenantId, server] of [
       ['in-place', rotatesOnUpdate],
       ['successor', keepsSecretOnUpdate],
+      ['again', keepsSecretOnUpdate],
     ] as const) {
       for (const stage of ['current', 'previous'] as const) {
         const value = await storedValue(tenantId, server, stage);
