@@ -42,7 +42,7 @@ export const fhirBaseUrl = (rules: RequestRules) =>
     return url !== null && url.search === '' && url.hash === '';
   }, 'must not have a query or fragment');
 
-export const secretReference = z.strictObject({
+const secretReference = z.strictObject({
   secretId: z.string().min(1, 'must name a secret').max(512, 'must be at most 512 characters'),
 });
 
@@ -80,7 +80,7 @@ interface SecretNameInputs {
   initialAccessToken?: { secretId: string } | { value: string } | undefined;
 }
 
-export function checkSecretNames(rules: RequestRules, request: SecretNameInputs, ctx: z.RefinementCtx): void {
+function checkSecretNames(rules: RequestRules, request: SecretNameInputs, ctx: z.RefinementCtx): void {
   const prefix = rules.secretNamePrefix;
   if (prefix === undefined) return;
   try {
@@ -110,30 +110,35 @@ export function checkSecretNames(rules: RequestRules, request: SecretNameInputs,
 }
 
 /** What a producer accepts: the initial access token may come as a value, which is stored first. */
-export const initialAccessTokenInput = z
+const initialAccessTokenInput = z
   .union([secretReference, z.strictObject({ value: z.string().min(1, 'must not be empty') })], {
     error: 'must be {"secretId": "..."} or {"value": "..."}',
   })
   .optional();
 
-export function registrationRequestSchema(rules: RequestRules) {
+/** The fields every request kind names, from which its request and job schemas are made. */
+type SubjectShape = { tenantId: typeof tenantId; fhirBaseUrl: z.ZodType<string> } & z.ZodRawShape;
+
+/** What a producer accepts: the initial access token may come as a value, which is stored first. */
+export function requestSchemaOf<S extends SubjectShape>(rules: RequestRules, shape: S) {
   return z
-    .strictObject({
-      ...common(rules),
-      initialAccessToken: initialAccessTokenInput,
-    })
-    .superRefine((request, ctx) => checkSecretNames(rules, request, ctx));
+    .strictObject({ ...shape, initialAccessToken: initialAccessTokenInput })
+    .superRefine((request, ctx) => checkSecretNames(rules, request as SecretNameInputs, ctx));
 }
 
-/** What is queued: never a secret, only references to the secret store. */
-export function registrationJobSchema(rules: RequestRules) {
+/** What is queued: never a secret, only references to the secret store, and when it was asked for. */
+export function jobSchemaOf<S extends SubjectShape>(rules: RequestRules, shape: S) {
   return z
-    .strictObject({
-      ...common(rules),
-      initialAccessToken: secretReference.optional(),
-      requestedAt: z.iso.datetime(),
-    })
-    .superRefine((job, ctx) => checkSecretNames(rules, job, ctx));
+    .strictObject({ ...shape, initialAccessToken: secretReference.optional(), requestedAt: z.iso.datetime() })
+    .superRefine((job, ctx) => checkSecretNames(rules, job as SecretNameInputs, ctx));
+}
+
+export function registrationRequestSchema(rules: RequestRules) {
+  return requestSchemaOf(rules, common(rules));
+}
+
+export function registrationJobSchema(rules: RequestRules) {
+  return jobSchemaOf(rules, common(rules));
 }
 
 export type RegistrationRequest = z.input<ReturnType<typeof registrationRequestSchema>>;

@@ -5,11 +5,10 @@
 import { z } from 'zod';
 import { REGISTRATION_REASONS } from '../events/index.js';
 import {
-  checkSecretNames,
   fhirBaseUrl,
-  initialAccessTokenInput,
+  jobSchemaOf,
   type RequestRules,
-  secretReference,
+  requestSchemaOf,
   tenantId,
 } from './registration-request.js';
 
@@ -24,20 +23,11 @@ const common = (rules: RequestRules) => ({
  * update and a successor client has to be registered.
  */
 export function rotationRequestSchema(rules: RequestRules) {
-  return z
-    .strictObject({ ...common(rules), initialAccessToken: initialAccessTokenInput })
-    .superRefine((request, ctx) => checkSecretNames(rules, request, ctx));
+  return requestSchemaOf(rules, common(rules));
 }
 
-/** What is queued: never a secret, only references to the secret store. */
 export function rotationJobSchema(rules: RequestRules) {
-  return z
-    .strictObject({
-      ...common(rules),
-      initialAccessToken: secretReference.optional(),
-      requestedAt: z.iso.datetime(),
-    })
-    .superRefine((job, ctx) => checkSecretNames(rules, job, ctx));
+  return jobSchemaOf(rules, common(rules));
 }
 
 /** A replaced client, deleted through RFC 7592 after the rotation grace. */
