@@ -44,6 +44,8 @@ const common = {
    * final outcome may carry it, since the job can still succeed with a later attempt.
    */
   orphanedClientId: id.optional(),
+  /** All of them, when a job left more than one (e.g. an unstorable client, then an undeletable one). */
+  orphanedClientIds: z.array(id).optional(),
 };
 
 /** Where the credentials of the client now live: a secret name (or ARN) and the version just written. */

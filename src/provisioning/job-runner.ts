@@ -161,10 +161,12 @@ async function publishFailure(
 
 /** The orphan facts a job's final event carries (DESIGN.md "No silent orphan"). */
 export function orphanFields(state: Checkpoint): Record<string, unknown> {
-  const orphaned = state.orphanedClientIds?.at(-1);
+  const orphans = state.orphanedClientIds ?? [];
+  const orphaned = orphans.at(-1);
   const lost = state.lostAttemptsAt?.at(-1);
   return {
     ...(orphaned ? { orphanedClientId: orphaned } : {}),
+    ...(orphans.length > 1 ? { orphanedClientIds: orphans } : {}),
     ...(lost ? { possibleOrphan: true, lostAttemptAt: lost } : {}),
   };
 }

@@ -42,7 +42,10 @@ export async function rememberCurrentClient(
   return next;
 }
 
-/** Schedules the delete of the client the stored one replaced, when RFC 7592 allows it; once per job. */
+/**
+ * Schedules the delete of the client the stored one replaced, when RFC 7592 allows it; once per job.
+ * One that cannot be deleted joins the job's orphans, which its event and return value name.
+ */
 export async function scheduleReplacedClientDeletion(
   subject: Subject,
   state: Checkpoint,
@@ -50,8 +53,16 @@ export async function scheduleReplacedClientDeletion(
   deps: RegistrationDeps,
 ): Promise<Checkpoint> {
   const { previous, stored } = state;
-  if (!previous || !stored || stored.clientId === previous.clientId) return state;
-  if (!previous.manageable || !deps.deletions || state.deletion) return state;
+  if (!previous || !stored || stored.clientId === previous.clientId || state.deletion) return state;
+  if (!previous.manageable || !deps.deletions) {
+    if (state.orphanedClientIds?.includes(previous.clientId)) return state;
+    const next: Checkpoint = {
+      ...state,
+      orphanedClientIds: [...(state.orphanedClientIds ?? []), previous.clientId],
+    };
+    await context.checkpoint.save(next);
+    return next;
+  }
   const delayMs = deps.rotationGraceMs ?? DEFAULT_ROTATION_GRACE_MS;
   const jobId = await deps.deletions.schedule(
     {
@@ -72,16 +83,13 @@ export async function scheduleReplacedClientDeletion(
   return next;
 }
 
-/**
- * What the completion event says about the replaced client: its id, when it is deleted, or — when
- * nobody will delete it — its id as `orphanedClientId`, for a person to remove at the server.
- */
+/** What the completion event says about the replaced client: its id, and when it is deleted. */
 export function replacementFields(state: Checkpoint): Record<string, unknown> {
   const { previous, stored } = state as { previous?: Checkpoint['previous']; stored?: StoredRegistration };
   if (!previous || !stored) return {};
   if (stored.clientId === previous.clientId) return { previousClientId: previous.clientId };
   return {
     previousClientId: previous.clientId,
-    ...(state.deletion ? { deleteAfter: state.deletion.after } : { orphanedClientId: previous.clientId }),
+    ...(state.deletion ? { deleteAfter: state.deletion.after } : {}),
   };
 }

@@ -188,6 +188,7 @@ describe('rotation', () => {
       rotatedBy: 'new_registration',
     });
     expect(job.returnvalue).not.toHaveProperty('deletion');
+    expect(job.returnvalue).toMatchObject({ orphanedClientIds: [registered.clientId] });
     const event = (await pipeline.events()).find(
       (e) => e.type === 'client.rotated' && e.data.tenantId === 'unmanaged',
     );
