@@ -91,6 +91,12 @@ export interface SmartServerOptions {
    * @defaultValue false (oidc-provider's behaviour: the secret survives an update)
    */
   updateRotatesSecret?: boolean;
+  /**
+   * oidc-provider registration policies by name, run for registrations made with an initial access
+   * token that names them (`issueInitialAccessToken({ policies })`) — the provider's own mechanism, as
+   * opposed to `secretExpiresInSeconds`, which rewrites answers to open registrations.
+   */
+  registrationPolicies?: Record<string, RegistrationPolicy>;
   /** RFC 7592: a new registration access token on every PUT. @defaultValue true */
   rotateRegistrationAccessToken?: boolean;
   /** RFC 7592 PUT and DELETE; GET on the client URI is always served. @defaultValue true */
@@ -135,7 +141,21 @@ export interface InitialAccessTokenOptions {
   singleUse?: boolean;
   /** @defaultValue no expiry */
   expiresInSeconds?: number;
+  /**
+   * Names of `registrationPolicies` to run on the registration this token makes, and on every RFC 7592
+   * update of that client (oidc-provider hands them on to its registration access token).
+   */
+  policies?: string[];
 }
+
+/**
+ * An oidc-provider registration policy: it may change the client's properties before they are stored
+ * (e.g. `client_secret_expires_at`). On an update `ctx.oidc.client` is the client being updated.
+ */
+export type RegistrationPolicy = (
+  ctx: KoaContext & { oidc?: { client?: unknown } },
+  properties: Record<string, unknown>,
+) => void | Promise<void>;
 
 export interface SmartServer {
   /** `http://127.0.0.1:<port>`, oidc-provider's issuer. */
@@ -208,7 +228,11 @@ export async function startSmartServer(options: SmartServerOptions = {}): Promis
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
         revocation: { enabled: true },
-        registration: { enabled: true, initialAccessToken: options.initialAccessToken ?? false },
+        registration: {
+          enabled: true,
+          initialAccessToken: options.initialAccessToken ?? false,
+          ...(options.registrationPolicies ? { policies: options.registrationPolicies } : {}),
+        },
         registrationManagement: {
           enabled: options.registrationManagement ?? true,
           rotateRegistrationAccessToken: options.rotateRegistrationAccessToken ?? true,
@@ -330,9 +354,12 @@ export async function startSmartServer(options: SmartServerOptions = {}): Promis
         if (options.initialAccessToken !== true) {
           throw new Error('issueInitialAccessToken needs startSmartServer({ initialAccessToken: true })');
         }
-        const token = await new provider.InitialAccessToken(
-          tokenOptions.expiresInSeconds === undefined ? {} : { expiresIn: tokenOptions.expiresInSeconds },
-        ).save();
+        const token = await new provider.InitialAccessToken({
+          ...(tokenOptions.expiresInSeconds === undefined
+            ? {}
+            : { expiresIn: tokenOptions.expiresInSeconds }),
+          ...(tokenOptions.policies ? { policies: tokenOptions.policies } : {}),
+        }).save();
         if (tokenOptions.singleUse ?? true) singleUseTokens.add(token);
         return token;
       },
