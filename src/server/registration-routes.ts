@@ -57,20 +57,27 @@ function invalid(issues: Array<{ path: string; message: string }>) {
   return { error: 'invalid_request', issues } as const;
 }
 
+/** Reasons a caller may give for a rotation; `scheduled` is the sweep's, `onboarding` a registration's. */
+const CALLER_ROTATION_REASONS: readonly unknown[] = ['manual', 'rotation'];
+
 /**
- * What the rotate body may not say: the path names the tenant and the route the reason. Every other
- * field is the producer's to judge (an unknown one is named there).
+ * What the rotate body may not say: the path names the tenant (a body may repeat it, not contradict
+ * it), and the reason is the caller's own. Every other field is the producer's to judge (an unknown one
+ * is named there).
  */
-function rotateBodyIssues(body: unknown): RequestIssue[] {
+function rotateBodyIssues(tenantId: string | undefined, body: unknown): RequestIssue[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return [{ path: '(root)', message: 'must be a JSON object with fhirBaseUrl' }];
   }
-  return Object.keys(body).flatMap((field) => {
-    if (field === 'tenantId')
-      return [{ path: field, message: 'is taken from the path; leave it out of the body' }];
-    if (field === 'reason') return [{ path: field, message: 'is not a known field' }];
-    return [];
-  });
+  const fields = body as Record<string, unknown>;
+  return [
+    ...('tenantId' in fields && fields.tenantId !== tenantId
+      ? [{ path: 'tenantId', message: 'must match the tenant in the path, or be left out' }]
+      : []),
+    ...('reason' in fields && !CALLER_ROTATION_REASONS.includes(fields.reason)
+      ? [{ path: 'reason', message: 'must be "manual" or "rotation" (the default is "manual")' }]
+      : []),
+  ];
 }
 
 export async function registrationRoutes(
@@ -114,14 +121,14 @@ export async function registrationRoutes(
     const params = tenantParamsSchema.safeParse(request.params);
     const issues = [
       ...(params.success ? [] : requestIssues(params.error)),
-      ...rotateBodyIssues(request.body),
+      ...rotateBodyIssues(params.success ? params.data.tenantId : undefined, request.body),
     ];
     if (!params.success || issues.length > 0) return reply.code(400).send(invalid(issues));
     const result = await dependency('the registration queue', () =>
       producer.enqueueRotation({
+        reason: 'manual',
         ...(request.body as Record<string, unknown>),
         tenantId: params.data.tenantId,
-        reason: 'manual',
       }),
     );
     switch (result.status) {

@@ -102,7 +102,7 @@ describe('POST /v1/registrations/:tenantId/rotate', () => {
   });
 
   it.each([
-    ['tenantId', 'rot-bad', { fhirBaseUrl: fhirBaseUrl('rot-bad'), tenantId: 'rot-bad' }],
+    ['tenantId', 'rot-bad', { fhirBaseUrl: fhirBaseUrl('rot-bad'), tenantId: 'rot-other' }],
     ['tenantId', '-not-a-tenant', { fhirBaseUrl: fhirBaseUrl('rot-bad') }],
     ['reason', 'rot-bad', { fhirBaseUrl: fhirBaseUrl('rot-bad'), reason: 'scheduled' }],
     ['fhirBaseUrl', 'rot-bad', {}],
@@ -121,10 +121,28 @@ describe('POST /v1/registrations/:tenantId/rotate', () => {
     expect(issuePaths(res.json())).toContain(path);
   });
 
+  it('accepts a body that repeats the tenant of the path and gives the reason "rotation"', async () => {
+    await registered('rot-echo');
+    const res = await rotate('rot-echo', {
+      tenantId: 'rot-echo',
+      fhirBaseUrl: fhirBaseUrl('rot-echo'),
+      reason: 'rotation',
+    });
+    expect(res.statusCode).toBe(202);
+    expect((await pipeline.queue.getJob(res.json().jobId))?.data).toMatchObject({
+      tenantId: 'rot-echo',
+      reason: 'rotation',
+    });
+  });
+
   it('says why a tenantId in the body is refused, and that an unknown field is unknown', async () => {
     const res = await rotate('rot-bad', { fhirBaseUrl: fhirBaseUrl('rot-bad'), tenantId: 'rot-other' });
     expect(res.json().issues).toEqual([
-      { path: 'tenantId', message: 'is taken from the path; leave it out of the body' },
+      { path: 'tenantId', message: 'must match the tenant in the path, or be left out' },
+    ]);
+    const reason = await rotate('rot-bad', { fhirBaseUrl: fhirBaseUrl('rot-bad'), reason: 'scheduled' });
+    expect(reason.json().issues).toEqual([
+      { path: 'reason', message: 'must be "manual" or "rotation" (the default is "manual")' },
     ]);
     const unknown = await rotate('rot-bad', { fhirBaseUrl: fhirBaseUrl('rot-bad'), fhirBaseURL: 'x' });
     expect(unknown.json().issues).toEqual([{ path: 'fhirBaseURL', message: 'is not a known field' }]);
