@@ -142,6 +142,11 @@ export async function registerAndStore(
     deps.log?.warn({ tenantId: plan.tenantId, jobId: context.jobId }, warning);
 
   const registeredAt = now();
+  const expiresAt = expiryToSchedule(
+    client.clientSecretExpiresAt,
+    plan.previousSecretLifetimeSeconds,
+    registeredAt,
+  );
   const value = JSON.stringify(
     secretValue({
       client,
@@ -152,6 +157,7 @@ export async function registerAndStore(
       registeredAt,
       rotatedAt: plan.replacesClient ? registeredAt : undefined,
       rotationPeriodDays: plan.rotationPeriodDays,
+      assumedSecretExpiresAt: typeof expiresAt === 'number' ? expiresAt : undefined,
     }),
   );
   let secretVersionId: string;
@@ -172,11 +178,6 @@ export async function registerAndStore(
     secretVersionId = token;
   }
 
-  const expiresAt = expiryToSchedule(
-    client.clientSecretExpiresAt,
-    plan.previousSecretLifetimeSeconds,
-    registeredAt,
-  );
   const next: Checkpoint = {
     ...withoutIntent(state),
     stored: {

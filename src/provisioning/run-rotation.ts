@@ -223,6 +223,7 @@ async function updateInPlace(
   };
   const registeredAt = credentials.registeredAt ?? at.toISOString();
   const rotatedAt = rotated ? at.toISOString() : credentials.rotatedAt;
+  const expiresAt = expiryToSchedule(client.clientSecretExpiresAt, secretLifetimeSeconds(credentials), at);
   const secretVersionId = await writeWithRetries(deps, phases, {
     name: secretId,
     value: JSON.stringify(
@@ -235,6 +236,7 @@ async function updateInPlace(
         registeredAt: new Date(registeredAt),
         rotatedAt: rotatedAt ? new Date(rotatedAt) : undefined,
         rotationPeriodDays: credentials.rotationPeriodDays,
+        assumedSecretExpiresAt: typeof expiresAt === 'number' ? expiresAt : undefined,
       }),
     ),
     clientRequestToken: clientRequestToken(context.jobId, `update-${randomUUID()}`),
@@ -260,7 +262,6 @@ async function updateInPlace(
     await context.checkpoint.save(next);
     return next;
   }
-  const expiresAt = expiryToSchedule(client.clientSecretExpiresAt, secretLifetimeSeconds(credentials), at);
   const next: Checkpoint = {
     ...state,
     stored: {

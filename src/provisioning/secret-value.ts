@@ -19,6 +19,11 @@ export interface SecretValueInput {
   rotatedAt?: Date | undefined;
   /** The request's `rotation.periodDays`: re-register this often, whatever the expiry. */
   rotationPeriodDays?: number | undefined;
+  /**
+   * The expiry rotation is scheduled by when the server did not say one (see expiryToSchedule); kept
+   * apart from `client_secret_expires_at`, which stays what the server said.
+   */
+  assumedSecretExpiresAt?: number | undefined;
 }
 
 export function secretValue(input: SecretValueInput): Record<string, unknown> {
@@ -39,6 +44,8 @@ export function secretValue(input: SecretValueInput): Record<string, unknown> {
     registered_at: input.registeredAt.toISOString(),
     rotated_at: input.rotatedAt?.toISOString(),
     rotation_period_days: input.rotationPeriodDays,
+    assumed_secret_expires_at:
+      client.clientSecretExpiresAt === 'unknown' ? input.assumedSecretExpiresAt : undefined,
   };
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }
@@ -58,6 +65,7 @@ const SERVICE_FIELDS = [
   'registered_at',
   'rotated_at',
   'rotation_period_days',
+  'assumed_secret_expires_at',
 ] as const;
 
 /** A stored value read back. Holds secrets: never log, queue or return it. */
@@ -95,12 +103,16 @@ export function readStoredCredentials(value: string): StoredCredentials | undefi
     return typeof field === 'string' && field !== '' ? field : undefined;
   };
   const clientSecret = text('client_secret');
+  // What the server said, else what a rotation assumed when it stopped saying (so the assumption
+  // survives the next rotation, a resumed job and reindex), else unknown.
   const expiresAt =
     typeof fields.client_secret_expires_at === 'number'
       ? fields.client_secret_expires_at
-      : clientSecret !== undefined
-        ? ('unknown' as const)
-        : undefined;
+      : clientSecret === undefined
+        ? undefined
+        : typeof fields.assumed_secret_expires_at === 'number'
+          ? fields.assumed_secret_expires_at
+          : ('unknown' as const);
   const period = fields.rotation_period_days;
   const metadata = { ...fields };
   for (const name of SERVICE_FIELDS) delete metadata[name];

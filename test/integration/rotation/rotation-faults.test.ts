@@ -225,23 +225,33 @@ describe('a server that stops saying when secrets expire', () => {
         registration_client_uri: stub.url('/reg/c-silent'),
       },
     }));
-    // The update rotates the secret and leaves client_secret_expires_at out.
-    stub.on('PUT', '/reg/c-silent', {
+    // Every update rotates the secret and token, and leaves client_secret_expires_at out.
+    stub.on('PUT', '/reg/c-silent', (_request: RecordedRequest, calls: number) => ({
       json: {
         ...metadata('silent'),
         client_id: 'c-silent',
-        client_secret: 'secret-2',
-        registration_access_token: 'token-2',
+        client_secret: `secret-${calls + 2}`,
+        registration_access_token: `token-${calls + 2}`,
       },
-    });
+    }));
     const job = await registerAndRotate('silent');
     expect(job.returnvalue).toMatchObject({ rotatedBy: 'update' });
-    const record = await pipeline.registry.get(registrationKey('silent', fhirBaseUrl));
+    const scheduledBy = async () =>
+      (await pipeline.registry.get(registrationKey('silent', fhirBaseUrl)))?.clientSecretExpiresAt;
     const expected = Math.floor(Date.now() / 1000) + lifetime;
-    expect(record?.clientSecretExpiresAt).toBeGreaterThan(expected - 30);
-    expect(record?.clientSecretExpiresAt).toBeLessThanOrEqual(expected);
-    // The stored secret says only what the server said.
-    expect(await stored('silent')).not.toHaveProperty('client_secret_expires_at');
+    expect(await scheduledBy()).toBeGreaterThan(expected - 30);
+    expect(await scheduledBy()).toBeLessThanOrEqual(expected);
+    // The stored secret says what the server said, and apart from it what rotation assumed.
+    const value = await stored('silent');
+    expect(value).not.toHaveProperty('client_secret_expires_at');
+    expect(value.assumed_secret_expires_at).toBe(await scheduledBy());
+
+    // The assumption survives the next rotation (it is read back from the secret, the source of truth).
+    const again = await pipeline.producer.enqueueRotation({ tenantId: 'silent', fhirBaseUrl });
+    const second = await pipeline.waitForJob((again as { jobId: string }).jobId);
+    expect(second.returnvalue).toMatchObject({ rotatedBy: 'update' });
+    expect(await stored('silent')).toMatchObject({ client_secret: 'secret-3' });
+    expect(await scheduledBy()).toBeGreaterThan(Math.floor(Date.now() / 1000) + lifetime - 30);
   });
 });
 
