@@ -1,6 +1,7 @@
-// The delete-client job type: a client a rotation replaced, deleted through RFC 7592 once the rotation
-// grace has passed. Added as a delayed job by the rotation (the DeletionScheduler below), with a job id
-// derived from the rotation job, so a retried rotation never schedules it twice.
+// The delete-client job type: a client that a rotation (or a registration over an existing one)
+// replaced, deleted through RFC 7592 once the rotation grace has passed. Added as a delayed job by the
+// replacing job (the DeletionScheduler below), with a job id derived from it, so a retried job never
+// schedules it twice.
 
 import type { JobsOptions, Processor, Queue } from 'bullmq';
 import {
@@ -34,7 +35,12 @@ export function queueDeletionScheduler(
 ): DeletionScheduler {
   return {
     async schedule(request, { delayMs, jobId }) {
-      const data: DeletionJob = { ...request, reason: 'rotation', requestedAt: new Date().toISOString() };
+      const { reason, ...rest } = request;
+      const data: DeletionJob = {
+        ...rest,
+        reason: reason ?? 'rotation',
+        requestedAt: new Date().toISOString(),
+      };
       // An id already taken (a retried rotation) makes BullMQ return the existing job: no second delete.
       const job = await queue.add(name, data, { ...jobOptions, jobId, delay: delayMs });
       return job.id as string;

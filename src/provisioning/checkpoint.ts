@@ -20,8 +20,8 @@ export interface Checkpoint {
   updateDeclined?: boolean;
   /** Rotation only: the delayed job that deletes the replaced client, and when it runs. */
   deletion?: { jobId: string; after: string };
-  /** Deletion only: when the RFC 7592 delete was first sent (its answer may have been lost). */
-  deleteSentAt?: string;
+  /** Deletion only: an RFC 7592 delete reached the server and its answer was lost. */
+  deleteOutcomeUnknown?: boolean;
   /** Deletion only: the RFC 7592 delete succeeded. */
   deleted?: boolean;
 }

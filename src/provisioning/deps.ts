@@ -1,7 +1,7 @@
 // What the provisioning use cases need from the outside world, and what a job hands them. The jobs in
 // jobs/ build these from BullMQ; library users and tests build them by hand.
 
-import type { EventPublisher } from '../events/index.js';
+import type { EventPublisher, RegistrationReason } from '../events/index.js';
 import type { HttpClient } from '../http/index.js';
 import type { ServerLimiter } from '../limits/index.js';
 import type { RequestRules } from '../queue/registration-request.js';
@@ -18,8 +18,9 @@ export interface DeletionRequest {
   clientId: string;
   /** The secret version that holds its RFC 7592 credentials. */
   secretVersionId: string;
-  /** The rotation job that replaced it. */
+  /** The job that replaced it (a rotation, or a registration over an existing one), and its reason. */
   replacedByJobId: string;
+  reason?: RegistrationReason | undefined;
 }
 
 /** Puts a deletion off until the grace has passed (a delayed job in production). */

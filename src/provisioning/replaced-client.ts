@@ -3,6 +3,7 @@
 // was current before, schedule its RFC 7592 delete once the rotation grace has passed, and say in the
 // completion event what became of it.
 
+import type { RegistrationReason } from '../events/index.js';
 import { registrationSecretName } from '../secrets/index.js';
 import type { Checkpoint, StoredRegistration } from './checkpoint.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
@@ -13,11 +14,13 @@ export const DEFAULT_ROTATION_GRACE_MS = 24 * 3600 * 1000;
 interface Subject {
   tenantId: string;
   fhirBaseUrl: string;
+  reason?: RegistrationReason | undefined;
 }
 
 /**
- * Records the client currently stored for the registration, once, before anything replaces it. The
- * registry's `knownClientId` saves the secret read for first registrations (nothing to replace).
+ * Records the client currently stored for the registration, once, before this job's first POST. After
+ * that POST (an intent, a lost attempt or an orphan in the checkpoint) the current secret may hold this
+ * job's own client: an earlier attempt that found nothing to remember saved nothing.
  */
 export async function rememberCurrentClient(
   subject: Subject,
@@ -25,7 +28,8 @@ export async function rememberCurrentClient(
   context: JobContext,
   deps: RegistrationDeps,
 ): Promise<Checkpoint> {
-  if (state.previous || state.stored) return state;
+  if (state.previous || state.stored || state.intent) return state;
+  if (state.lostAttemptsAt?.length || state.orphanedClientIds?.length) return state;
   const secretId = registrationSecretName(deps.secretNamePrefix, subject.tenantId, subject.fhirBaseUrl);
   const current = await deps.secretStore.readCurrent(secretId);
   const credentials = current ? readStoredCredentials(current.value) : undefined;
@@ -71,6 +75,7 @@ export async function scheduleReplacedClientDeletion(
       clientId: previous.clientId,
       secretVersionId: previous.secretVersionId,
       replacedByJobId: context.jobId,
+      reason: subject.reason,
     },
     { delayMs, jobId: `${context.jobId}.delete` },
   );

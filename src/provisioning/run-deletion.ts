@@ -1,6 +1,7 @@
-// Deletes a client that a rotation replaced, once its grace has passed (RFC 7592 DELETE with the
-// registration access token stored with it). Its credentials are read from the secret version the
-// rotation named (AWSPREVIOUS, unless another rotation came since). The current client is never deleted.
+// Deletes a client that a rotation (or a registration over an existing one) replaced, once the grace
+// has passed: RFC 7592 DELETE with the registration access token stored with it, read from the secret
+// version the replacing job named (AWSPREVIOUS, unless another rotation came since). The current client
+// is never deleted.
 // A client that cannot be deleted is announced as an orphan in the failure event, for a person to
 // remove at the server.
 
@@ -66,11 +67,6 @@ async function deleteReplaced(
         `the RFC 7592 credentials of client ${job.clientId} are not in version ${job.secretVersionId} of ${secretId}; delete it at the server by hand`,
       );
     }
-    const sentBefore = state.deleteSentAt !== undefined;
-    if (!sentBefore) {
-      state = { ...state, deleteSentAt: (deps.now?.() ?? new Date()).toISOString() };
-      await context.checkpoint.save(state);
-    }
     try {
       await deleteClient({
         http: serverHttp(deps.http, context, deps),
@@ -79,11 +75,16 @@ async function deleteReplaced(
         ...(context.signal ? { signal: context.signal } : {}),
       });
     } catch (err) {
-      // RFC 7592: 401 also means "no such client". After a delete whose answer was lost, that is the
-      // delete having worked, not an orphan.
+      // RFC 7592: 401 also means "no such client". After a delete that reached the server and whose
+      // answer was lost, that is the delete having worked, not an orphan.
       if (findServerBusy(err)) throw err;
       const failure = classify(err, 'management');
-      if (!sentBefore || (failure.code !== 'unauthorized' && failure.status !== 404)) throw failure;
+      const gone = failure.code === 'unauthorized' || failure.status === 404;
+      if (!(gone && state.deleteOutcomeUnknown)) {
+        if (failure.outcomeUnknown && !state.deleteOutcomeUnknown)
+          await context.checkpoint.save({ ...state, deleteOutcomeUnknown: true });
+        throw failure;
+      }
       deps.log?.warn(
         { tenantId: job.tenantId, jobId: context.jobId },
         `client ${job.clientId} is gone at the server after an earlier delete whose answer was lost`,

@@ -59,7 +59,10 @@ async function provision(
     jobId: context.jobId,
   });
   // A registration over an existing one replaces its client: remember it, so it is deleted or reported.
-  if (knownClientId !== undefined) state = await rememberCurrentClient(job, state, context, deps);
+  // The registry knows whether a client is stored, which saves first registrations a secret read;
+  // without a registry (library use), the secret store is asked.
+  if (knownClientId !== undefined || !deps.registry)
+    state = await rememberCurrentClient(job, state, context, deps);
 
   if (!state.stored && state.intent) state = await resumeAfterLostAnswer(state, secretId, context, deps);
   if (!state.stored) {

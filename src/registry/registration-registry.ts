@@ -66,11 +66,22 @@ const DUE_FIELDS = [
   'rotatedAt',
   'registeredAt',
   'rotationRetryAt',
+  'rotationPeriodDays',
 ] as const;
 
 const ROTATION_RETRY_BASE_MS = 3_600_000;
 const SNAPSHOT_TTL_S = 3600;
 const ROTATION_RETRY_MAX_MS = 86_400_000;
+
+/** Whether a rotation period has run out since the credentials were issued (or last rotated). */
+function periodEnded(
+  nowMs: number,
+  periodDays: string | null | undefined,
+  issuedAt: string | null | undefined,
+): boolean {
+  const endsAt = Date.parse(issuedAt ?? '') + Number(periodDays) * DAY_MS;
+  return Number.isNaN(endsAt) || nowMs >= endsAt;
+}
 
 /** Whether half of a secret's lifetime (from when it was issued to when it expires) has passed. */
 function pastHalfLife(
@@ -202,9 +213,15 @@ export class RegistrationRegistry {
       // live set, which would make offset or score paging skip some. It lives in Redis (same hash slot),
       // never in this process, and expires by itself should the sweep die.
       const snapshot = `${this.#prefix}:rotation:snapshot:${randomUUID()}`;
-      const count = await this.#redis.zrangestore(snapshot, zset, '-inf', max, 'BYSCORE');
+      // Made and given its expiry in one transaction: a sweep dying in between would leave it forever.
+      const [[, stored] = []] =
+        (await this.#redis
+          .multi()
+          .zrangestore(snapshot, zset, '-inf', max, 'BYSCORE')
+          .expire(snapshot, SNAPSHOT_TTL_S)
+          .exec()) ?? [];
+      const count = Number(stored ?? 0);
       if (count === 0) continue;
-      await this.#redis.expire(snapshot, SNAPSHOT_TTL_S);
       try {
         for (let offset = 0; offset < count; offset += pageSize) {
           const keys = await this.#redis.zrange(snapshot, offset, offset + pageSize - 1);
@@ -214,11 +231,17 @@ export class RegistrationRegistry {
           const page: DueRegistration[] = [];
           const stale: string[] = [];
           keys.forEach((key, i) => {
-            const [tenantId, fhirBaseUrl, expiresAt, rotatedAt, registeredAt, retryAt] =
+            const [tenantId, fhirBaseUrl, expiresAt, rotatedAt, registeredAt, retryAt, periodDays] =
               (results[i]?.[1] as Array<string | null> | undefined) ?? [];
+            const issuedAt = rotatedAt ?? registeredAt;
             if (!tenantId || !fhirBaseUrl) stale.push(key);
             else if (retryAt && Number(retryAt) > query.now.getTime()) return;
-            else if (due === 'period' || pastHalfLife(nowSeconds, expiresAt, rotatedAt ?? registeredAt))
+            // Judged again from the record: a rotation may have finished since the snapshot was taken.
+            else if (
+              due === 'period'
+                ? periodEnded(query.now.getTime(), periodDays, issuedAt)
+                : pastHalfLife(nowSeconds, expiresAt, issuedAt)
+            )
               page.push({ key, tenantId, fhirBaseUrl, due });
           });
           if (stale.length > 0) await this.#redis.zrem(zset, ...stale);

@@ -189,6 +189,38 @@ describe('provisioning/runDeletion', () => {
     expect(entry?.[1]).toContain('client.deleted');
   });
 
+  it('takes a 401 as a failure when no earlier delete is known to have reached the server', async () => {
+    await registered('refused-delete', 'c-kept');
+    stub.on('PUT', '/register/c-kept', { status: 405 });
+    registers('c-kept-2');
+    const secretId = registrationSecretName('dcr/', 'refused-delete', stub.url('/fhir'));
+    const before = await secretStore.readCurrent(secretId);
+    await runRotation(rotation('refused-delete'), context('rot-3', new MemoryCheckpointStore()), deps);
+    // An answered 503 is a delete that did not happen; the 401 after it is a refusal, not "gone".
+    stub.on('DELETE', '/register/c-kept', [
+      { status: 503, json: { error: 'temporarily_unavailable' } },
+      { status: 401, json: { error: 'invalid_token' } },
+    ]);
+    const request = {
+      tenantId: 'refused-delete',
+      fhirBaseUrl: stub.url('/fhir'),
+      clientId: 'c-kept',
+      secretVersionId: before?.versionId as string,
+      replacedByJobId: 'rot-3',
+      reason: 'rotation',
+      requestedAt: new Date().toISOString(),
+    };
+    const checkpoint = new MemoryCheckpointStore();
+    await expect(runDeletion(request, context('del-3', checkpoint), deps)).rejects.toMatchObject({
+      code: 'server_error',
+    });
+    await expect(runDeletion(request, context('del-3', checkpoint, 2), deps)).rejects.toMatchObject({
+      code: 'unauthorized',
+    });
+    const [entry] = await redis.xrevrange(streamKey, '+', '-', 'COUNT', 1);
+    expect(JSON.parse(entry?.[1][5] ?? '{}')).toMatchObject({ orphanedClientId: 'c-kept' });
+  });
+
   it('refuses to delete the current client, without calling it an orphan', async () => {
     await registered('current', 'c-live');
     const secretId = registrationSecretName('dcr/', 'current', stub.url('/fhir'));

@@ -204,7 +204,8 @@ describe('rotation faults', () => {
     expect(failure?.data).toMatchObject({
       code: 'unauthorized',
       orphanedClientId: 'c-undeletable',
-      reason: 'rotation',
+      // The reason of the job that replaced it: a manual rotation.
+      reason: 'manual',
     });
     // The successor is untouched and current.
     expect(await stored('undeletable')).toMatchObject({ client_id: 'c-undeletable-2' });
