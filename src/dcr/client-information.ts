@@ -25,7 +25,8 @@ export interface RegisteredClient {
   warnings: string[];
 }
 
-const CREDENTIAL_FIELDS = [
+/** The fields of a client information response that are not registered metadata. */
+export const CREDENTIAL_FIELDS = [
   'client_id',
   'client_secret',
   'client_secret_expires_at',

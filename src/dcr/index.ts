@@ -6,7 +6,11 @@ export {
   effectiveAuthMethod,
   type TokenEndpointAuthSupport,
 } from './auth-method.js';
-export { processClientInformationResponse, type RegisteredClient } from './client-information.js';
+export {
+  CREDENTIAL_FIELDS,
+  processClientInformationResponse,
+  type RegisteredClient,
+} from './client-information.js';
 export {
   AuthMethod,
   type ClientMetadata,

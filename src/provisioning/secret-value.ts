@@ -3,7 +3,7 @@
 // the tenant's rotation period. The secret store is the source of truth: rotation and `reindex` read
 // everything they need back from this value.
 
-import type { RegisteredClient } from '../dcr/index.js';
+import { CREDENTIAL_FIELDS, type RegisteredClient } from '../dcr/index.js';
 
 export interface SecretValueInput {
   client: RegisteredClient;
@@ -50,14 +50,9 @@ export function secretValue(input: SecretValueInput): Record<string, unknown> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }
 
-/** Fields this service adds to the server's answer; everything else in the value is registered metadata. */
+/** The credentials and the fields this service adds; everything else in the value is registered metadata. */
 const SERVICE_FIELDS = [
-  'client_id',
-  'client_secret',
-  'client_secret_expires_at',
-  'client_id_issued_at',
-  'registration_access_token',
-  'registration_client_uri',
+  ...CREDENTIAL_FIELDS,
   'token_endpoint',
   'issuer',
   'registration_endpoint',
