@@ -10,31 +10,17 @@ import { registrationKey } from './registration-key.js';
 export const REGISTRATION_STATES = ['queued', 'active', 'retrying', 'completed', 'failed'] as const;
 export type RegistrationState = (typeof REGISTRATION_STATES)[number];
 
-export interface RegistrationStatus {
-  tenantId: string;
-  fhirBaseUrl: string;
+/** What the registry knows of the registration, merged with its latest job's state. */
+export type RegistrationStatus = Omit<RegistrationRecord, 'latestJobId'> & {
   state: RegistrationState;
   /** Tries so far, the running one included. */
   attempts: number;
   lastFailure?: { code: string; message: string };
-  clientId?: string;
-  secretId?: string;
-  secretVersionId?: string;
-  clientSecretExpiresAt?: number | 'unknown';
-  /** When the current client was registered. */
-  registeredAt?: string;
-  /** When the credentials were last rotated. */
-  rotatedAt?: string;
-  /** The registration's own rotation period (`rotation.periodDays`). */
-  rotationPeriodDays?: number;
-  /** Whether the stored credentials allow RFC 7592 management (rotation in place, deleting a replaced client). */
-  managed?: boolean;
   jobId?: string;
   /** A POST of the latest job may have registered a client that was never stored. */
   possibleOrphan?: boolean;
   lostAttemptAt?: string;
-  updatedAt: string;
-}
+};
 
 export interface StatusSources {
   queue: Queue;
@@ -51,31 +37,14 @@ function parseFailedReason(reason: string): { code: string; message: string } {
 }
 
 async function statusOf(queue: Queue, record: RegistrationRecord): Promise<RegistrationStatus> {
-  const stored = {
-    ...(record.clientId ? { clientId: record.clientId } : {}),
-    ...(record.secretId ? { secretId: record.secretId } : {}),
-    ...(record.secretVersionId ? { secretVersionId: record.secretVersionId } : {}),
-    ...(record.clientSecretExpiresAt !== undefined
-      ? { clientSecretExpiresAt: record.clientSecretExpiresAt }
-      : {}),
-    ...(record.registeredAt ? { registeredAt: record.registeredAt } : {}),
-    ...(record.rotatedAt ? { rotatedAt: record.rotatedAt } : {}),
-    ...(record.rotationPeriodDays ? { rotationPeriodDays: record.rotationPeriodDays } : {}),
-    ...(record.managed !== undefined ? { managed: record.managed } : {}),
-  };
-  const base = { tenantId: record.tenantId, fhirBaseUrl: record.fhirBaseUrl };
+  // The registry's record holds only what it knows (absent fields are left out).
+  const { latestJobId, ...known } = record;
   // State first, then the job: a job read before a state change would report stale attempts.
-  const jobState = record.latestJobId ? await queue.getJobState(record.latestJobId) : 'unknown';
-  const job = jobState === 'unknown' ? undefined : await queue.getJob(record.latestJobId as string);
+  const jobState = latestJobId ? await queue.getJobState(latestJobId) : 'unknown';
+  const job = jobState === 'unknown' ? undefined : await queue.getJob(latestJobId as string);
   if (!job) {
     // The job was removed by retention; the registry still knows the outcome if there was one.
-    return {
-      ...base,
-      state: record.clientId ? 'completed' : 'failed',
-      attempts: 0,
-      ...stored,
-      updatedAt: record.updatedAt,
-    };
+    return { ...known, state: record.clientId ? 'completed' : 'failed', attempts: 0 };
   }
 
   const state: RegistrationState =
@@ -88,14 +57,13 @@ async function statusOf(queue: Queue, record: RegistrationRecord): Promise<Regis
   const lostAttemptAt = checkpoint?.lostAttemptsAt?.at(-1);
   const finishedAt = job.finishedOn ?? job.processedOn ?? job.timestamp;
   return {
-    ...base,
+    ...known,
     state,
     // An active job's running attempt counts, unless it finished since its state was read.
     attempts: job.attemptsMade + (state === 'active' && job.finishedOn === undefined ? 1 : 0),
     ...(job.failedReason && state !== 'completed'
       ? { lastFailure: parseFailedReason(job.failedReason) }
       : {}),
-    ...stored,
     jobId: job.id as string,
     ...(lostAttemptAt ? { possibleOrphan: true, lostAttemptAt } : {}),
     updatedAt: new Date(Math.max(finishedAt, Date.parse(record.updatedAt) || 0)).toISOString(),
