@@ -1,16 +1,12 @@
 // The command as a user runs it: the built binary in its own process, its output and exit code.
 
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type SmartServer, startSmartServer } from '../fixtures/smart-server.js';
+import { cliRunner } from '../support/cli.js';
 
-const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, '../..');
-const binary = path.join(root, 'dist/src/cli/main.js');
 const work = mkdtempSync(path.join(tmpdir(), 'dcr-cli-'));
 const baseEnv = {
   REDIS_URL: inject('redisUrl'),
@@ -19,17 +15,7 @@ const baseEnv = {
   ALLOW_INSECURE_LOCALHOST: 'true',
 };
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [binary, ...args], {
-      env: { ...process.env, ...baseEnv, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = cliRunner(baseEnv);
 
 function file(name: string, content: string): string {
   const target = path.join(work, name);

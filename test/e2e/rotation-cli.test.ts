@@ -2,17 +2,13 @@
 // store, its output and exit code. A registration written to the store by hand stands in for one whose
 // registry entry Redis lost: reindex finds it, and rotate can then queue it.
 
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { FileSecretStore, registrationSecretName } from '../../src/secrets/index.js';
+import { cliRunner } from '../support/cli.js';
 
-const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, '../..');
-const binary = path.join(root, 'dist/src/cli/main.js');
 const work = mkdtempSync(path.join(tmpdir(), 'dcr-cli-rotation-'));
 const secretsDir = path.join(work, 'secrets');
 const prefix = 'dcr-e2e/';
@@ -25,17 +21,7 @@ const baseEnv = {
 const FHIR = 'https://ehr.example/fhir';
 const CLIENT_SECRET = 'cli-client-secret-must-not-print-8e21';
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [binary, ...args], {
-      env: { ...process.env, ...baseEnv, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = cliRunner(baseEnv);
 
 const store = new FileSecretStore({ rootDir: secretsDir });
 afterAll(() => store.close());
