@@ -111,6 +111,17 @@ async function registered(tenantId: string, clientId: string): Promise<void> {
   );
 }
 
+/** A delete-client job's payload: the client a rotation replaced and the version holding its token. */
+const deletion = (tenantId: string, clientId: string, secretVersionId: string, replacedByJobId: string) => ({
+  tenantId,
+  fhirBaseUrl: stub.url('/fhir'),
+  clientId,
+  secretVersionId,
+  replacedByJobId,
+  reason: 'rotation',
+  requestedAt: new Date().toISOString(),
+});
+
 const rotation = (tenantId: string) => ({
   tenantId,
   fhirBaseUrl: stub.url('/fhir'),
@@ -169,15 +180,7 @@ describe('provisioning/runDeletion', () => {
     await runRotation(rotation('lost-delete'), context('rot-2', new MemoryCheckpointStore()), deps);
     stub.on('DELETE', '/register/c-old', [{ hang: true }, { status: 401, json: { error: 'invalid_token' } }]);
 
-    const request = {
-      tenantId: 'lost-delete',
-      fhirBaseUrl: stub.url('/fhir'),
-      clientId: 'c-old',
-      secretVersionId: before?.versionId as string,
-      replacedByJobId: 'rot-2',
-      reason: 'rotation',
-      requestedAt: new Date().toISOString(),
-    };
+    const request = deletion('lost-delete', 'c-old', before?.versionId as string, 'rot-2');
     const checkpoint = new MemoryCheckpointStore();
     await expect(runDeletion(request, context('del-1', checkpoint), deps)).rejects.toMatchObject({
       code: 'timeout',
@@ -201,15 +204,7 @@ describe('provisioning/runDeletion', () => {
       { status: 503, json: { error: 'temporarily_unavailable' } },
       { status: 401, json: { error: 'invalid_token' } },
     ]);
-    const request = {
-      tenantId: 'refused-delete',
-      fhirBaseUrl: stub.url('/fhir'),
-      clientId: 'c-kept',
-      secretVersionId: before?.versionId as string,
-      replacedByJobId: 'rot-3',
-      reason: 'rotation',
-      requestedAt: new Date().toISOString(),
-    };
+    const request = deletion('refused-delete', 'c-kept', before?.versionId as string, 'rot-3');
     const checkpoint = new MemoryCheckpointStore();
     await expect(runDeletion(request, context('del-3', checkpoint), deps)).rejects.toMatchObject({
       code: 'server_error',
@@ -225,15 +220,7 @@ describe('provisioning/runDeletion', () => {
     await registered('current', 'c-live');
     const secretId = registrationSecretName('dcr/', 'current', stub.url('/fhir'));
     const current = await secretStore.readCurrent(secretId);
-    const request = {
-      tenantId: 'current',
-      fhirBaseUrl: stub.url('/fhir'),
-      clientId: 'c-live',
-      secretVersionId: current?.versionId as string,
-      replacedByJobId: 'rot-x',
-      reason: 'rotation',
-      requestedAt: new Date().toISOString(),
-    };
+    const request = deletion('current', 'c-live', current?.versionId as string, 'rot-x');
     await expect(
       runDeletion(request, context('del-2', new MemoryCheckpointStore()), deps),
     ).rejects.toMatchObject({
