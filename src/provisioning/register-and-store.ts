@@ -261,12 +261,12 @@ async function giveUpClient(
   deps: RegistrationDeps,
 ): Promise<ProvisioningError> {
   let deleted = false;
-  if (client.registrationClientUri && client.registrationAccessToken) {
+  if (isManageable(client)) {
     try {
       await deleteClient({
         http: deps.http,
-        registrationClientUri: client.registrationClientUri,
-        registrationAccessToken: client.registrationAccessToken,
+        registrationClientUri: client.registrationClientUri as string,
+        registrationAccessToken: client.registrationAccessToken as string,
       });
       deleted = true;
     } catch {

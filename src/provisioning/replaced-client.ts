@@ -4,10 +4,10 @@
 // completion event what became of it.
 
 import type { RegistrationReason } from '../events/index.js';
-import { registrationSecretName } from '../secrets/index.js';
+import { registrationSecretName, type StoredSecret } from '../secrets/index.js';
 import type { Checkpoint, StoredRegistration } from './checkpoint.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
-import { isManageable, readStoredCredentials } from './secret-value.js';
+import { isManageable, readStoredCredentials, type StoredCredentials } from './secret-value.js';
 
 export const DEFAULT_ROTATION_GRACE_MS = 24 * 3600 * 1000;
 
@@ -15,6 +15,18 @@ interface Subject {
   tenantId: string;
   fhirBaseUrl: string;
   reason?: RegistrationReason | undefined;
+}
+
+/** The client a stored version holds, as the checkpoint remembers it: no secret, only where it is. */
+export function previousClient(
+  version: Pick<StoredSecret, 'versionId'>,
+  credentials: StoredCredentials,
+): NonNullable<Checkpoint['previous']> {
+  return {
+    clientId: credentials.clientId,
+    secretVersionId: version.versionId,
+    manageable: isManageable(credentials),
+  };
 }
 
 /**
@@ -34,14 +46,7 @@ export async function rememberCurrentClient(
   const current = await deps.secretStore.readCurrent(secretId);
   const credentials = current ? readStoredCredentials(current.value) : undefined;
   if (!current || !credentials) return state;
-  const next: Checkpoint = {
-    ...state,
-    previous: {
-      clientId: credentials.clientId,
-      secretVersionId: current.versionId,
-      manageable: isManageable(credentials),
-    },
-  };
+  const next: Checkpoint = { ...state, previous: previousClient(current, credentials) };
   await context.checkpoint.save(next);
   return next;
 }

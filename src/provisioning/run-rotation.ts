@@ -26,6 +26,7 @@ import {
   serverHttp,
   writeWithRetries,
 } from './register-and-store.js';
+import { previousClient } from './replaced-client.js';
 import type { RegistrationOutcome } from './run-registration.js';
 import {
   expiryToSchedule,
@@ -90,14 +91,7 @@ async function rotate(
           `nothing to rotate: no registration is stored at ${secretId}; register the tenant first`,
         );
       }
-      state = {
-        ...state,
-        previous: {
-          clientId: credentials.clientId,
-          secretVersionId: current.versionId,
-          manageable: isManageable(credentials),
-        },
-      };
+      state = { ...state, previous: previousClient(current, credentials) };
       await context.checkpoint.save(state);
     }
     let previous = state.previous as NonNullable<Checkpoint['previous']>;

@@ -79,8 +79,13 @@ function periodEnded(
   periodDays: string | null | undefined,
   issuedAt: string | null | undefined,
 ): boolean {
-  const endsAt = Date.parse(issuedAt ?? '') + Number(periodDays) * DAY_MS;
+  const endsAt = periodEndsAt(issuedAt, Number(periodDays));
   return Number.isNaN(endsAt) || nowMs >= endsAt;
+}
+
+/** When a rotation period that started at `issuedAt` (registered or last rotated) ends, in ms; NaN if unknown. */
+function periodEndsAt(issuedAt: string | null | undefined, periodDays: number): number {
+  return Date.parse(issuedAt ?? '') + periodDays * DAY_MS;
 }
 
 /** Whether half of a secret's lifetime (from when it was issued to when it expires) has passed. */
@@ -185,12 +190,11 @@ export class RegistrationRegistry {
     const expiresAt = facts.clientSecretExpiresAt;
     if (typeof expiresAt === 'number' && expiresAt > 0) transaction.zadd(this.#expiryKey(), expiresAt, key);
     else transaction.zrem(this.#expiryKey(), key);
-    const periodEndsAt =
+    const periodEnd =
       facts.rotationPeriodDays === undefined
-        ? undefined
-        : Date.parse(facts.rotatedAt ?? facts.registeredAt) + facts.rotationPeriodDays * DAY_MS;
-    if (periodEndsAt !== undefined && Number.isFinite(periodEndsAt))
-      transaction.zadd(this.#periodKey(), periodEndsAt, key);
+        ? Number.NaN
+        : periodEndsAt(facts.rotatedAt ?? facts.registeredAt, facts.rotationPeriodDays);
+    if (Number.isFinite(periodEnd)) transaction.zadd(this.#periodKey(), periodEnd, key);
     else transaction.zrem(this.#periodKey(), key);
     await transaction.exec();
   }
