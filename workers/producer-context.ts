@@ -6,8 +6,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/index.js';
 import {
-  connected,
-  createRedisConnection,
+  openProducerConnection,
   producerSettingsFromConfig,
   REGISTRATION_QUEUE,
   RegistrationProducer,
@@ -26,14 +25,7 @@ export async function openProducerContext(
   config: Config,
   onRedisError: (err: Error) => void = () => {},
 ): Promise<ProducerContext> {
-  const redis = createRedisConnection(config.REDIS_URL, 'producer', onRedisError);
-  try {
-    await connected(redis, 10_000);
-  } catch {
-    redis.disconnect();
-    // The host only: REDIS_URL may carry a password.
-    throw new Error(`cannot reach Redis at REDIS_URL (${new URL(config.REDIS_URL).host})`);
-  }
+  const redis = await openProducerConnection(config.REDIS_URL, onRedisError);
   const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
   const registry = new RegistrationRegistry({ redis, prefix: config.QUEUE_PREFIX });
   const secretStore = createSecretStore(config);

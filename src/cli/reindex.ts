@@ -7,7 +7,7 @@ import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { type ReindexOutcome, reindexRegistry } from '../provisioning/index.js';
-import { connected, createRedisConnection } from '../queue/index.js';
+import { openProducerConnection } from '../queue/index.js';
 import { RegistrationRegistry } from '../registry/index.js';
 import { createSecretStore } from '../secrets/index.js';
 
@@ -27,14 +27,7 @@ export function reindexCommand(): Command {
     .option('--json', 'print the summary as JSON')
     .action(async (options: { json?: boolean }) => {
       const config = loadConfig();
-      const redis = createRedisConnection(config.REDIS_URL, 'producer');
-      try {
-        await connected(redis, 10_000);
-      } catch {
-        redis.disconnect();
-        // The host only: REDIS_URL may carry a password.
-        throw new Error(`cannot reach Redis at REDIS_URL (${new URL(config.REDIS_URL).host})`);
-      }
+      const redis = await openProducerConnection(config.REDIS_URL);
       const secretStore = createSecretStore(config);
       const bar = new SingleBar({
         format: 'reindex [{bar}] {value}/{total} secrets, {indexed} indexed, {skipped} skipped',

@@ -20,6 +20,23 @@ export function createRedisConnection(
   return redis;
 }
 
+/**
+ * A fail-fast producer connection that is ready, or an error naming REDIS_URL's host — never the URL
+ * itself, which may carry a password.
+ */
+export async function openProducerConnection(
+  redisUrl: string,
+  onError: (err: Error) => void = () => {},
+): Promise<Redis> {
+  const redis = createRedisConnection(redisUrl, 'producer', onError);
+  try {
+    return await connected(redis, 10_000);
+  } catch {
+    redis.disconnect();
+    throw new Error(`cannot reach Redis at REDIS_URL (${new URL(redisUrl).host})`);
+  }
+}
+
 /** Resolves once the connection is ready, so a fail-fast producer does not reject its first command. */
 export async function connected(redis: Redis, timeoutMs = 5000): Promise<Redis> {
   if (redis.status === 'ready') return redis;

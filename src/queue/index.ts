@@ -1,6 +1,11 @@
 // Public surface of the queue concern: names, connections, payload schemas, the producer, retry policy.
 export { type BackoffSettings, retryDelayMs } from './backoff.js';
-export { type ConnectionRole, connected, createRedisConnection } from './connection.js';
+export {
+  type ConnectionRole,
+  connected,
+  createRedisConnection,
+  openProducerConnection,
+} from './connection.js';
 export { RetryableJobError, retryAfterOf, toQueueError } from './job-errors.js';
 export { JOB_NAMES, REGISTRATION_QUEUE, ROTATION_SWEEP_SCHEDULER } from './names.js';
 export {
