@@ -2,26 +2,15 @@
 // violation — into a ProvisioningError with the contract's code. Errors are recognised by `name` and
 // `code`, not `instanceof`, because they cross package boundaries.
 
+import { AFTER_SEND_CODES, NOT_SENT_CODES } from './network-codes.js';
 import { ProvisioningError } from './provisioning-error.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /** Which conversation the error came from; the same HTTP status means different things in each. */
 export type Stage = 'discovery' | 'registration' | 'management';
 
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ETIMEDOUT',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'HPE_INVALID_CONSTANT',
-]);
+// Connection failures, whether or not the request was sent (that is judged from the error itself).
+const NETWORK_CODES = new Set([...NOT_SENT_CODES, ...AFTER_SEND_CODES]);
 
 // A certificate that does not verify will not verify on the next attempt either.
 const TLS_CODES = new Set([

@@ -1,7 +1,7 @@
 // Translates what the AWS SDK throws into the two secret-store failure codes. Branches on `err.name`
 // (and the SDK's own `$fault` for unmodelled errors), never on HTTP status: moto and AWS differ there.
 
-import { ProvisioningError, redact } from '../failures/index.js';
+import { AFTER_SEND_CODES, NOT_SENT_CODES, ProvisioningError, redact } from '../failures/index.js';
 import { TOKEN_REUSED_PROBLEM } from './validate-secret-write.js';
 
 export interface AwsCallContext {
@@ -43,23 +43,6 @@ const SERVICE_FAULTS = new Set([
   'ServiceUnavailableException',
 ]);
 const TIMEOUTS = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
-// Connection failures that happen before a byte of the request is written: the write did not happen.
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-]);
-const AFTER_SEND_CODES = new Set([
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'EPROTO',
-]);
 // Refreshable credentials (instance roles, IRSA) recover from these by themselves, so they are retried.
 const EXPIRED_CREDENTIALS = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired']);
 const BAD_CREDENTIALS = new Set([
