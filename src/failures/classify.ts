@@ -23,6 +23,9 @@ const TLS_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+// 502 Bad Gateway and 504 Gateway Timeout: the gateway may have forwarded the request before failing.
+const GATEWAY_LOST_ANSWER: ReadonlySet<number> = new Set([502, 504]);
+
 // Events of got's TimeoutError that fire after the request has been written.
 const AFTER_SEND_TIMEOUT_EVENTS = new Set(['response', 'read', 'request', 'socket']);
 
@@ -158,6 +161,16 @@ export function classifyResponse(
 
   if (status === 429 || (status === 503 && retryAfterMs !== undefined)) {
     return new ProvisioningError('rate_limited', message, options);
+  }
+  // The server gave up waiting for our request: it was not processed, so it is safe to send again.
+  if (status === 408) return new ProvisioningError('timeout', message, options);
+  // A gateway that forwarded the request and then lost or timed out the upstream answer: a POST or PUT
+  // may have registered or changed a client behind it.
+  if (GATEWAY_LOST_ANSWER.has(status) && changesState(stage)) {
+    return new ProvisioningError('server_error', `${message}; the outcome is unknown`, {
+      ...options,
+      outcomeUnknown: true,
+    });
   }
   if (status >= 500) return new ProvisioningError('server_error', message, options);
   if (stage === 'discovery') return new ProvisioningError('discovery_invalid', message, options);

@@ -4,7 +4,8 @@
 export const FAILURE_CODES = {
   invalid_job: {
     retryable: false,
-    cause: 'payload fails its schema, or local metadata rules',
+    cause:
+      'payload fails its schema, or local metadata rules (jwks with jwks_uri, private key material, grant/response type mismatch, missing redirect_uris for authorization_code, a grant type or auth method that is neither registered nor an extension URI, client_credentials for a public client, ...)',
   },
   insecure_endpoint: { retryable: false, cause: 'non-https URL, blocked address, redirect to http' },
   discovery_invalid: {
@@ -26,16 +27,23 @@ export const FAILURE_CODES = {
   rejected: { retryable: false, cause: 'any other 4xx' },
   invalid_response: { retryable: false, cause: '2xx without a usable client_id' },
   rate_limited: { retryable: true, cause: '429 (and 503 with Retry-After)' },
-  server_error: { retryable: true, cause: '5xx' },
+  server_error: { retryable: true, cause: '5xx (502/504 to a POST or PUT also mark the outcome unknown)' },
   network_error: { retryable: true, cause: 'connection failures' },
-  timeout: { retryable: true, cause: 'no answer in time; after the request was sent the outcome is unknown' },
+  timeout: {
+    retryable: true,
+    cause: 'no answer in time, or 408; a timeout after the request was sent marks the outcome unknown',
+  },
   secret_store_unavailable: {
     retryable: true,
     cause: 'throttling, 5xx, network to the secret store',
   },
   secret_store_rejected: {
     retryable: false,
-    cause: 'access denied, secret scheduled for deletion, invalid name',
+    cause: 'access denied, secret scheduled for deletion, invalid name, value too large',
+  },
+  job_stalled: {
+    retryable: false,
+    cause: "the job's worker died or stalled too often (BullMQ stalled limit)",
   },
 } as const satisfies Record<string, { retryable: boolean; cause: string }>;
 

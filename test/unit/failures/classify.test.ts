@@ -55,6 +55,30 @@ describe('failures/classifyResponse', () => {
     });
   });
 
+  it('marks a 502 or 504 to a registration or management request as an unknown outcome, but not a 500 or 503', () => {
+    for (const status of [502, 504]) {
+      for (const stage of ['registration', 'management'] as const) {
+        expect(classifyResponse(stage, answer(status))).toMatchObject({
+          code: 'server_error',
+          retryable: true,
+          outcomeUnknown: true,
+        });
+      }
+      // A discovery GET changes nothing at the server, whatever the gateway lost.
+      expect(classifyResponse('discovery', answer(status)).outcomeUnknown).toBe(false);
+    }
+    expect(classifyResponse('registration', answer(500)).outcomeUnknown).toBe(false);
+    expect(classifyResponse('registration', answer(503)).outcomeUnknown).toBe(false);
+  });
+
+  it('retries a 408 as timeout with a known outcome: the server did not process the request', () => {
+    expect(classifyResponse('registration', answer(408))).toMatchObject({
+      code: 'timeout',
+      retryable: true,
+      outcomeUnknown: false,
+    });
+  });
+
   it('calls a discovery 4xx discovery_invalid', () => {
     expect(classifyResponse('discovery', answer(403)).code).toBe('discovery_invalid');
   });
