@@ -8,20 +8,21 @@
 import { performance } from 'node:perf_hooks';
 import { type Processor, Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import { deleteClientProcessor, queueDeletionScheduler } from '../jobs/delete-client.js';
-import type { ProvisioningJobOptions } from '../jobs/provisioning-job.js';
+import { announceQueueFailure, type ProvisioningJobOptions } from '../jobs/provisioning-job.js';
 import { registerClientProcessor } from '../jobs/register-client.js';
 import { rotateClientProcessor } from '../jobs/rotate-client.js';
 import { sweepRegistrationsProcessor } from '../jobs/sweep-registrations.js';
 import type { Config } from '../src/config/index.js';
 import { RedisDiscoveryCache } from '../src/discovery-cache/index.js';
 import { eventStreamKey, RedisStreamEventPublisher } from '../src/events/index.js';
+import { markFailureEventPending } from '../src/failures/index.js';
 import { createHttpClient, httpClientOptionsFromConfig } from '../src/http/index.js';
 import {
   breakerTransitionLog,
-  budgetSecretWrites,
   RedisServerLimiter,
   RedisWriteBudget,
   secretWriteBudgetKey,
+  secretWriteTurns,
   serverLimiterSettingsFromConfig,
 } from '../src/limits/index.js';
 import {
@@ -40,6 +41,7 @@ import {
   provisioningJobOptions,
   REGISTRATION_QUEUE,
   RegistrationProducer,
+  requestRulesFromConfig,
   retryAfterOf,
   retryDelayMs,
   upsertRotationSweep,
@@ -60,6 +62,8 @@ export interface RunningWorker {
 export interface WorkerOverrides {
   secretStore?: SecretStore;
   secretWriteRetryDelaysMs?: readonly number[];
+  /** How long an attempt may wait for a server with no room (RegistrationDeps.maxServerWaitMs). */
+  maxServerWaitMs?: number;
   /** Receives the client warnings only; `logger` receives everything. @defaultValue logger */
   log?: RegistrationDeps['log'];
   /** @defaultValue createLogger({ level: LOG_LEVEL }) on stdout */
@@ -113,14 +117,15 @@ export async function startRegistrationWorker(
     key: secretWriteBudgetKey(config.QUEUE_PREFIX),
     ratePerSecond: config.SECRET_WRITES_PER_S,
   });
-  const budgetedStore = budgetSecretWrites(secretStore, writeBudget, {
-    onWait: (waitMs) => metrics.secretWriteWait.observe(waitMs / 1000),
-  });
+
   const registry = new RegistrationRegistry({ redis: connection, prefix: config.QUEUE_PREFIX });
   const producerSettings = producerSettingsFromConfig(config);
   const deps: RegistrationDeps = {
     http,
-    secretStore: instrumentSecretStore(budgetedStore, metrics),
+    secretStore: instrumentSecretStore(secretStore, metrics),
+    secretWriteTurns: secretWriteTurns(writeBudget, {
+      onWait: (waitMs) => metrics.secretWriteWait.observe(waitMs / 1000),
+    }),
     events: new RedisStreamEventPublisher({
       redis: connection,
       streamKey: eventStreamKey(config.QUEUE_PREFIX),
@@ -132,10 +137,11 @@ export async function startRegistrationWorker(
     }),
     registry,
     secretNamePrefix: config.SECRET_NAME_PREFIX,
-    rules: { allowInsecureLocalhost: config.ALLOW_INSECURE_LOCALHOST },
+    rules: requestRulesFromConfig(config),
     ...(overrides.secretWriteRetryDelaysMs
       ? { secretWriteRetryDelaysMs: overrides.secretWriteRetryDelaysMs }
       : {}),
+    ...(overrides.maxServerWaitMs !== undefined ? { maxServerWaitMs: overrides.maxServerWaitMs } : {}),
     log: overrides.log ?? logger,
     observer: createProvisioningObserver({ metrics, logger }),
     serverLimiter,
@@ -166,7 +172,12 @@ export async function startRegistrationWorker(
   };
   const processor: Processor = (job, token, signal) => {
     const run = processors[job.name];
-    if (!run) throw new UnrecoverableError(`invalid_job: no job type is called "${job.name}"`);
+    // Announced by the `failed` listener: no use case ran to do it.
+    if (!run) {
+      throw markFailureEventPending(
+        new UnrecoverableError(`invalid_job: no job type is called "${job.name}"`),
+      );
+    }
     return run(job, token, signal);
   };
   const worker = new Worker(REGISTRATION_QUEUE, processor, {
@@ -183,6 +194,16 @@ export async function startRegistrationWorker(
   });
   // Connection trouble is reported here; without a listener it would be an unhandled 'error' event.
   worker.on('error', (err) => logger.error({ err: err.message }, 'registration worker error'));
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const queueKeys = { redis: connection, jobKey: (id: string) => worker.toKey(id) };
+    announceQueueFailure(job, err, deps, queueKeys).catch((failure: unknown) =>
+      logger.error(
+        { jobId: job.id, err: failure instanceof Error ? failure.message : String(failure) },
+        'could not announce a failed job',
+      ),
+    );
+  });
   await worker.waitUntilReady();
   await upsertRotationSweep(queue, config.ROTATION_SWEEP_CRON);
   // Names and numbers only: REDIS_URL and API_TOKEN may carry credentials.

@@ -9,6 +9,7 @@ export {
   type Stage,
 } from './classify.js';
 export { FAILURE_CODES, type FailureCode, failureCodes, isFailureCode, isRetryable } from './codes.js';
+export { isFailureEventPending, markFailureEventPending } from './event-pending.js';
 export { AFTER_SEND_CODES, NOT_SENT_CODES } from './network-codes.js';
 export {
   isProvisioningError,

@@ -11,8 +11,9 @@ export interface ServerLimiterSettings {
 }
 
 /**
- * A permit whose worker died counts until its lease ends: 3 x HTTP_TIMEOUT_MS outlasts a request's
- * connect, response and read timers run back to back.
+ * A permit whose worker died counts until its lease ends: 3 x HTTP_TIMEOUT_MS. A live request renews
+ * its lease every third of that (redis-server-limiter.ts), so a request longer than its lease (six phase
+ * timers, redirects) keeps its slot.
  */
 export const LEASE_TIMEOUT_MULTIPLE = 3;
 

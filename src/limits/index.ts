@@ -1,8 +1,11 @@
 // Public surface of the fleet-wide limits: per-server politeness (in-flight cap, request rate, circuit
 // breaker) and the secret write budget, with their Redis adapters.
-export { type BudgetedSecretStoreOptions, budgetSecretWrites } from './budgeted-secret-store.js';
 export { serverLimiterSettingsFromConfig } from './from-config.js';
-export { limitHttpClient } from './limited-http-client.js';
+export {
+  DEFAULT_IN_ATTEMPT_WAIT_MS,
+  type LimitedHttpClientOptions,
+  limitHttpClient,
+} from './limited-http-client.js';
 export {
   type BreakerSettings,
   RedisServerLimiter,
@@ -10,6 +13,13 @@ export {
   type ServerLimits,
 } from './redis-server-limiter.js';
 export {
+  type SecretWriteTurns,
+  type SecretWriteTurnsOptions,
+  secretWriteTurns,
+  type WriteTurn,
+} from './secret-write-turns.js';
+export {
+  type AcquireOptions,
   type Admission,
   type BreakerTransition,
   BUSY_REASONS,

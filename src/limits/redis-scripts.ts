@@ -11,17 +11,23 @@ local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
 
 /**
  * One request to a server: breaker, in-flight cap and request rate, checked together so that a refusal
- * takes nothing. KEYS: leases (zset leaseId -> expiry), rate (GCRA theoretical arrival time), breaker
+ * takes nothing — unless the caller asks to claim the rate: then a refusal for the rate alone books the
+ * next rate slot for it (the caller waits for it in process and comes back with `rateClaimed`, which
+ * skips the rate check), so a job part-way through an attempt cannot lose its turn to newcomers.
+ * KEYS: leases (zset leaseId -> expiry), rate (GCRA theoretical arrival time), breaker
  * (hash: failures, openUntil), probe (the half-open probe's lease).
- * ARGV: leaseId, maxInFlight, intervalMs (1000 / rate), leaseTtlMs.
+ * ARGV: leaseId, maxInFlight, intervalMs (1000 / rate), leaseTtlMs, claimRate (0|1), rateClaimed (0|1).
  * Returns {1, 0, probe} when granted (probe: 1 when this request is the half-open probe), or
- * {0, waitMs, reason}; waitMs is -1 when only the caller can guess (a slot frees when a request ends).
+ * {0, waitMs, reason}; waitMs is -1 when only the caller can guess (a slot frees when a request ends);
+ * reason 'rate_claimed' is a rate refusal whose slot is now booked for the caller.
  */
 export const ACQUIRE_SERVER_PERMIT = `${NOW}
 local leaseId = ARGV[1]
 local maxInFlight = tonumber(ARGV[2])
 local interval = tonumber(ARGV[3])
 local leaseTtl = tonumber(ARGV[4])
+local claimRate = ARGV[5] == '1'
+local rateClaimed = ARGV[6] == '1'
 
 local probe = 0
 local openUntil = tonumber(redis.call('HGET', KEYS[3], 'openUntil'))
@@ -34,13 +40,24 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= maxInFlight then return {0, -1, 'in_flight'} end
 
--- A request up to 1 ms early goes: at high rates, requests landing in the same millisecond are not
--- bounced for a wait shorter than a job's delay can be.
-local tat = tonumber(redis.call('GET', KEYS[2])) or now
-if tat - now > 1 then return {0, math.ceil(tat - now), 'rate'} end
+local function bookRate(tat)
+  local nextTat = math.max(tat, now) + interval
+  redis.call('SET', KEYS[2], nextTat, 'PX', math.ceil(nextTat - now) + 1000)
+end
 
-local nextTat = math.max(tat, now) + interval
-redis.call('SET', KEYS[2], nextTat, 'PX', math.ceil(nextTat - now) + 1000)
+if not rateClaimed then
+  -- A request up to 1 ms early goes: at high rates, requests landing in the same millisecond are not
+  -- bounced for a wait shorter than a job's delay can be.
+  local tat = tonumber(redis.call('GET', KEYS[2])) or now
+  if tat - now > 1 then
+    if claimRate then
+      bookRate(tat)
+      return {0, math.ceil(tat - now), 'rate_claimed'}
+    end
+    return {0, math.ceil(tat - now), 'rate'}
+  end
+  bookRate(tat)
+end
 redis.call('ZADD', KEYS[1], now + leaseTtl, leaseId)
 redis.call('PEXPIRE', KEYS[1], leaseTtl)
 if probe == 1 then redis.call('SET', KEYS[4], leaseId, 'PX', leaseTtl) end
@@ -100,6 +117,20 @@ if failures >= threshold then
 end
 redis.call('PEXPIRE', KEYS[2], forget)
 return {'', failures}
+`;
+
+/**
+ * Extends a permit whose request is still running, so that no request outlives its lease (a slow
+ * request that lost its lease would let the fleet exceed the in-flight cap, or send a second probe).
+ * KEYS: leases, probe. ARGV: leaseId, leaseTtlMs. Returns 1 while the lease is held, 0 once it is gone.
+ */
+export const RENEW_SERVER_PERMIT = `${NOW}
+local leaseTtl = tonumber(ARGV[2])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', now + leaseTtl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], leaseTtl)
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('PEXPIRE', KEYS[2], leaseTtl) end
+return 1
 `;
 
 /**

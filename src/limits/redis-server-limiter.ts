@@ -1,6 +1,8 @@
 // The ServerLimiter shared by the whole fleet, in Redis: per host an in-flight cap held as leases that
 // expire (a dead worker's slot comes back by itself), a request rate, and a circuit breaker whose
-// half-open probe is a SET NX lease. One script call to ask, one to hand back.
+// half-open probe is a SET NX lease. One script call to ask, one to hand back; while a request runs its
+// lease is renewed, so however long the request takes (phase timers, redirects) it keeps its slot, and a
+// dead worker's slot comes back one lease after its last renewal.
 //
 // Keys, under QUEUE_PREFIX so that they share the queue's Cluster slot:
 //   <prefix>:limits:server:<host>:leases   zset leaseId -> lease expiry (ms)
@@ -11,8 +13,14 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { ACQUIRE_SERVER_PERMIT, RELEASE_SERVER_PERMIT, redisScript } from './redis-scripts.js';
+import {
+  ACQUIRE_SERVER_PERMIT,
+  RELEASE_SERVER_PERMIT,
+  RENEW_SERVER_PERMIT,
+  redisScript,
+} from './redis-scripts.js';
 import type {
+  AcquireOptions,
   Admission,
   BreakerTransition,
   BusyReason,
@@ -45,8 +53,9 @@ export interface RedisServerLimiterOptions {
   overrides?: Readonly<Record<string, Readonly<Partial<ServerLimits>>>>;
   breaker: BreakerSettings;
   /**
-   * How long a permit counts if it is never handed back (its worker died). Longer than any request can
-   * last: 3 x HTTP_TIMEOUT_MS from the configuration.
+   * How long a permit counts if it is never handed back (its worker died). A permit in use is renewed
+   * every third of this, so it need not outlast the longest request: 3 x HTTP_TIMEOUT_MS from the
+   * configuration.
    */
   leaseTtlMs: number;
   /** Told of every breaker transition, once fleet-wide (the script that makes it reports it). */
@@ -71,6 +80,7 @@ export class RedisServerLimiter implements ServerLimiter {
   readonly #random: () => number;
   readonly #acquire;
   readonly #release;
+  readonly #renew;
 
   constructor(options: RedisServerLimiterOptions) {
     this.#options = options;
@@ -78,6 +88,7 @@ export class RedisServerLimiter implements ServerLimiter {
     this.#random = options.random ?? Math.random;
     this.#acquire = redisScript(options.redis, 'dcrAcquireServerPermit', ACQUIRE_SERVER_PERMIT, 4);
     this.#release = redisScript(options.redis, 'dcrReleaseServerPermit', RELEASE_SERVER_PERMIT, 4);
+    this.#renew = redisScript(options.redis, 'dcrRenewServerPermit', RENEW_SERVER_PERMIT, 2);
   }
 
   /** The limits that apply to `host`. */
@@ -85,19 +96,27 @@ export class RedisServerLimiter implements ServerLimiter {
     return { ...this.#options.defaults, ...this.#options.overrides?.[host] };
   }
 
-  async acquire(host: string): Promise<Admission> {
+  async acquire(host: string, options: AcquireOptions = {}): Promise<Admission> {
     const limits = this.limitsFor(host);
     const leaseId = randomUUID();
     const keys = this.#keys(host);
     const [granted, waitMs, detail] = (await this.#acquire(
       [keys.leases, keys.rate, keys.breaker, keys.probe],
-      [leaseId, limits.concurrency, 1000 / limits.ratePerSecond, this.#options.leaseTtlMs],
+      [
+        leaseId,
+        limits.concurrency,
+        1000 / limits.ratePerSecond,
+        this.#options.leaseTtlMs,
+        options.claimRate ? 1 : 0,
+        options.rateClaimed ? 1 : 0,
+      ],
     )) as [number, number, string | number];
     if (granted === 1) {
       const probe = detail === 1;
       if (probe) this.#options.onTransition?.({ host, from: 'open', to: 'half_open' });
       return { granted: true, permit: this.#permit(host, leaseId, probe) };
     }
+    if (detail === 'rate_claimed') return { granted: false, reason: 'rate', waitMs, rateClaimed: true };
     const reason: BusyReason = detail === 'in_flight' || detail === 'rate' ? detail : 'breaker_open';
     return { granted: false, reason, waitMs: waitMs >= 0 ? waitMs : this.#guessWaitMs(detail, limits) };
   }
@@ -109,12 +128,19 @@ export class RedisServerLimiter implements ServerLimiter {
 
   #permit(host: string, leaseId: string, probe: boolean): ServerPermit {
     let released = false;
+    const keys = this.#keys(host);
+    const { leaseTtlMs } = this.#options;
+    // A failed renewal is not fatal: the lease then ends when it would have without renewals.
+    const renewal = setInterval(() => {
+      this.#renew([keys.leases, keys.probe], [leaseId, leaseTtlMs]).catch(() => {});
+    }, leaseTtlMs / 3);
+    renewal.unref();
     return {
       probe,
       release: async (outcome: RequestOutcome) => {
         if (released) return;
         released = true;
-        const keys = this.#keys(host);
+        clearInterval(renewal);
         const { failureThreshold, cooldownMs } = this.#options.breaker;
         const [transition, failures] = (await this.#release(
           [keys.leases, keys.breaker, keys.probe, this.#openBreakersKey()],

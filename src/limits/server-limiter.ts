@@ -19,11 +19,28 @@ export interface ServerPermit {
 
 export type Admission =
   | { granted: true; permit: ServerPermit }
-  | { granted: false; waitMs: number; reason: BusyReason };
+  | {
+      granted: false;
+      waitMs: number;
+      reason: BusyReason;
+      /** The refusal booked the next rate slot for the caller (asked with `claimRate`). */
+      rateClaimed?: boolean;
+    };
+
+export interface AcquireOptions {
+  /**
+   * When the rate alone refuses, book the next rate slot for this caller: it waits for it in process
+   * and asks again with `rateClaimed`. For a job part-way through an attempt, which must not lose its
+   * turn to jobs that have not started. @defaultValue false
+   */
+  claimRate?: boolean;
+  /** A slot was booked by an earlier refusal: the rate is not checked (nor spent) again. */
+  rateClaimed?: boolean;
+}
 
 export interface ServerLimiter {
   /** A permit for one request to `host` (`URL.host`: lower case, with a non-default port). */
-  acquire(host: string): Promise<Admission>;
+  acquire(host: string, options?: AcquireOptions): Promise<Admission>;
 }
 
 /** The breaker's states; `half_open` is the cool-down's end, while one probe decides. */

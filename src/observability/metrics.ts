@@ -101,9 +101,15 @@ export interface Metrics {
   queueJobs: Gauge<'state'>;
   /** dcr_jobs_delayed_total{reason}: jobs put off because their server had no room (no attempt spent). */
   jobsDelayed: Counter<'reason'>;
+  /**
+   * dcr_jobs_server_wait_exceeded_total{reason}: attempts spent (as rate_limited) because their server
+   * had no room for them for longer than the wait bound: a backlog politeness cannot drain, or a server
+   * that stays unavailable.
+   */
+  jobsServerWaitExceeded: Counter<'reason'>;
   /** dcr_server_breakers_open: servers whose breaker is open or half-open, fleet-wide, read on scrape. */
   serverBreakersOpen: Gauge;
-  /** dcr_secret_write_wait_seconds: how long each secret write waited for the write budget. */
+  /** dcr_secret_write_wait_seconds: how far ahead each reserved secret write turn lay. */
   secretWriteWait: Histogram;
 }
 
@@ -226,6 +232,12 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       labelNames: ['reason'],
       registers,
     }),
+    jobsServerWaitExceeded: new Counter({
+      name: 'dcr_jobs_server_wait_exceeded_total',
+      help: 'Attempts spent as rate_limited because their server had no room for them for longer than the wait bound (1 h), by the last refusal reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
     serverBreakersOpen,
     secretWriteWait: new Histogram({
       name: 'dcr_secret_write_wait_seconds',
@@ -277,7 +289,10 @@ function zeroKnownSeries(metrics: Metrics): void {
     metrics.registrationRequestDuration.zero({ outcome });
     metrics.secretWriteDuration.zero({ outcome });
   }
-  for (const reason of BUSY_REASONS) metrics.jobsDelayed.inc({ reason }, 0);
+  for (const reason of BUSY_REASONS) {
+    metrics.jobsDelayed.inc({ reason }, 0);
+    metrics.jobsServerWaitExceeded.inc({ reason }, 0);
+  }
   for (const operation of SECRET_STORE_OPERATIONS) {
     for (const outcome of [SECRET_STORE_SUCCESS, 'secret_store_unavailable', 'secret_store_rejected']) {
       metrics.secretStoreCalls.inc({ operation, outcome }, 0);

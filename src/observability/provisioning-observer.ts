@@ -36,6 +36,9 @@ export function createProvisioningObserver({
     secretWrite(durationMs, outcome) {
       metrics.secretWriteDuration.observe({ outcome }, durationMs / 1000);
     },
+    serverWaitExceeded(reason) {
+      metrics.jobsServerWaitExceeded.inc({ reason });
+    },
     jobFinished(job) {
       metrics.jobsFinished.inc({ outcome: job.outcome, code: codeLabel(job.outcome, job.code) });
       metrics.jobDuration.observe({ outcome: job.outcome }, job.durationMs / 1000);

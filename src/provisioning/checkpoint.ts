@@ -1,49 +1,112 @@
-// The non-secret progress of one registration job, kept with the job so that a retried or resumed job
-// knows what already happened: whether a POST may have reached the server, and whether its answer was
-// stored. This is what makes "at most one registration per job" hold across crashes.
+// The non-secret progress of one job, kept with the job so that a retried or resumed job knows what
+// already happened: whether a POST or PUT may have reached the server, and whether its answer was
+// stored. This is what makes "at most one registration per job" hold across crashes. A checkpoint is
+// read back from Redis, where anyone with access (the board's edit and duplicate, a script) may have
+// changed it, so it is validated like any other input, and one copied from another job is not trusted.
 
-export interface Checkpoint {
-  /** Written just before the registration POST; cleared once its outcome is known. */
-  intent?: { id: string; at: string };
+import { z } from 'zod';
+import { ProvisioningError } from '../failures/index.js';
+
+const isoTime = z.iso.datetime();
+const clientIds = z.array(z.string().min(1));
+
+const storedRegistrationSchema = z.object({
+  clientId: z.string().min(1),
+  secretId: z.string().min(1),
+  secretVersionId: z.string().min(1),
+  /** Seconds since the epoch, 0 = never, 'unknown' when the server did not say; absent without a secret. */
+  clientSecretExpiresAt: z.union([z.number(), z.literal('unknown')]).optional(),
+  registeredAt: isoTime,
+  /** Set when these credentials replaced earlier ones. */
+  rotatedAt: isoTime.optional(),
+  rotationPeriodDays: z.number().positive().optional(),
+  /** The credentials allow RFC 7592 management. */
+  managed: z.boolean().optional(),
+});
+
+// Loose objects: a newer worker's fields survive an older one's save during a rolling deploy.
+export const checkpointSchema = z.looseObject({
+  /**
+   * Written just before a registration POST (`register`) or an RFC 7592 PUT (`update`), once the
+   * request has its permit; cleared once its outcome is known. The credentials it produces are stored
+   * as the version `clientRequestToken(jobId, id)`, so a resumed job can tell whether they landed.
+   * `clientId` is set when the answer arrived but whether its credentials were stored is not known.
+   */
+  intent: z
+    .looseObject({
+      id: z.string().min(1),
+      at: isoTime,
+      request: z.enum(['register', 'update']).optional(),
+      clientId: z.string().min(1).optional(),
+    })
+    .optional(),
   /** Written once the credentials are in the secret store: from here on the job never POSTs again. */
-  stored?: StoredRegistration;
-  /** Clients registered by this job that could be neither stored nor deleted. */
-  orphanedClientIds?: string[];
-  /** Times of POSTs whose outcome is unknown (crash or timeout after sending): possible orphans. */
-  lostAttemptsAt?: string[];
+  stored: storedRegistrationSchema.optional(),
+  /** Clients of this registration that no secret holds working credentials for, and that could not be deleted. */
+  orphanedClientIds: clientIds.optional(),
+  /** Times of requests whose outcome is unknown (crash, timeout or gateway error after sending): possible orphans. */
+  lostAttemptsAt: z.array(isoTime).optional(),
   /**
    * Rotation only: the client being rotated, the secret version that holds its credentials, and
    * whether RFC 7592 can still reach it (a refused token cannot delete it later).
    */
-  previous?: { clientId: string; secretVersionId: string; manageable: boolean };
+  previous: z
+    .looseObject({ clientId: z.string().min(1), secretVersionId: z.string().min(1), manageable: z.boolean() })
+    .optional(),
   /** Rotation only: the RFC 7592 update was tried and did not rotate the credentials. */
-  updateDeclined?: boolean;
+  updateDeclined: z.boolean().optional(),
   /** Rotation only: the delayed job that deletes the replaced client, and when it runs. */
-  deletion?: { jobId: string; after: string };
+  deletion: z.looseObject({ jobId: z.string().min(1), after: isoTime }).optional(),
   /** Deletion only: an RFC 7592 delete reached the server and its answer was lost. */
-  deleteOutcomeUnknown?: boolean;
+  deleteOutcomeUnknown: z.boolean().optional(),
   /** Deletion only: the RFC 7592 delete succeeded. */
-  deleted?: boolean;
-}
+  deleted: z.boolean().optional(),
+  /**
+   * The attempt (1 = first) has been waiting since `since` for a server with no room for its first
+   * request: shown by status, and bounded (a job that waits too long spends the attempt).
+   */
+  waiting: z
+    .looseObject({
+      attempt: z.number().int().positive(),
+      since: isoTime,
+      host: z.string(),
+      reason: z.string(),
+    })
+    .optional(),
+});
 
-export interface StoredRegistration {
-  clientId: string;
-  secretId: string;
-  secretVersionId: string;
-  /** Seconds since the epoch, 0 = never, 'unknown' when the server did not say; absent without a secret. */
-  clientSecretExpiresAt?: number | 'unknown';
-  registeredAt: string;
-  /** Set when these credentials replaced earlier ones. */
-  rotatedAt?: string;
-  rotationPeriodDays?: number;
-  /** The credentials allow RFC 7592 management. */
-  managed?: boolean;
-}
+export type Checkpoint = z.infer<typeof checkpointSchema>;
+export type StoredRegistration = z.infer<typeof storedRegistrationSchema>;
 
 /** Where a job keeps its checkpoint (the BullMQ job's data, in production). */
 export interface CheckpointStore {
+  /** Throws `invalid_job` when the stored checkpoint is malformed. */
   load(): Checkpoint;
   save(checkpoint: Checkpoint): Promise<void>;
+}
+
+/** How a checkpoint is kept in a job: with the id of the job that wrote it. */
+export type OwnedCheckpoint = Checkpoint & { jobId: string };
+
+/**
+ * The checkpoint a job may trust: none when it was written by another job (a duplicated or hand-made
+ * job carries its original's progress, which says nothing of this job's requests), the validated one
+ * when it is this job's own. A malformed one of its own is `invalid_job`: guessing what it said could
+ * register twice.
+ */
+export function ownCheckpoint(raw: unknown, jobId: string): Checkpoint {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || (raw as { jobId?: unknown }).jobId !== jobId) return {};
+  const parsed = checkpointSchema.safeParse(raw);
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((issue) => issue.path.join('.') || '(root)').join(', ');
+    throw new ProvisioningError(
+      'invalid_job',
+      `the job's checkpoint is malformed (${where}); it was changed outside the service — add the request again as a new job`,
+    );
+  }
+  const { jobId: _owner, ...checkpoint } = parsed.data as OwnedCheckpoint;
+  return checkpoint;
 }
 
 /** An in-memory store, for using the use case outside a queue and in tests. */

@@ -3,7 +3,7 @@
 
 import type { EventPublisher, RegistrationReason } from '../events/index.js';
 import type { HttpClient } from '../http/index.js';
-import type { ServerLimiter } from '../limits/index.js';
+import type { SecretWriteTurns, ServerLimiter } from '../limits/index.js';
 import type { RequestRules } from '../queue/registration-request.js';
 import type { RegistrationRegistry } from '../registry/index.js';
 import type { SecretStore } from '../secrets/index.js';
@@ -39,8 +39,22 @@ export interface RegistrationDeps {
   /** SECRET_NAME_PREFIX. */
   secretNamePrefix: string;
   rules: RequestRules;
-  /** Bounded in-process retries of the secret write, before the new client is given up. */
+  /**
+   * Turns from the fleet's secret write budget: one is reserved before each POST or PUT whose answer
+   * must be stored, and one before each retried write. Without it writes go out unbudgeted (library use).
+   */
+  secretWriteTurns?: SecretWriteTurns;
+  /**
+   * Pauses between in-process retries of a credential write, before the new client is given up: their
+   * number bounds the retries. @defaultValue 250 ms doubling to 8 s, about 32 s in all
+   */
   secretWriteRetryDelaysMs?: readonly number[];
+  /**
+   * How long an attempt may wait, job delay after job delay, for a server with no room for its first
+   * request before it is spent as `rate_limited` (visible in status, counted, and failed for good after
+   * the last attempt). @defaultValue 1 h
+   */
+  maxServerWaitMs?: number;
   now?: () => Date;
   log?: Pick<Console, 'warn'> | { warn(obj: object, msg?: string): void };
   /** Receives phase latencies and one report per attempt's outcome. @defaultValue NOOP_OBSERVER */

@@ -2,10 +2,19 @@
 export {
   type Checkpoint,
   type CheckpointStore,
+  checkpointSchema,
   MemoryCheckpointStore,
+  type OwnedCheckpoint,
+  ownCheckpoint,
   type StoredRegistration,
 } from './checkpoint.js';
 export type { DeletionRequest, DeletionScheduler, JobContext, RegistrationDeps } from './deps.js';
+export {
+  announceFailure,
+  DEFAULT_MAX_SERVER_WAIT_MS,
+  type FailedJob,
+  orphanFields,
+} from './job-runner.js';
 export {
   guardObserver,
   JOB_OUTCOMES,

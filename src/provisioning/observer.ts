@@ -3,6 +3,7 @@
 // Reports carry no URL and no secret, only what metrics labels and log lines may hold.
 
 import type { FailureCode } from '../failures/index.js';
+import type { BusyReason } from '../limits/index.js';
 
 /** How one outbound phase ended. `success`: a 2xx answer, or a stored write. */
 export const PHASE_OUTCOMES = ['success', 'failure'] as const;
@@ -62,6 +63,11 @@ export interface ProvisioningObserver {
   secretWrite(durationMs: number, outcome: PhaseOutcome): void;
   /** Exactly once per attempt. */
   jobFinished(job: JobFinished): void;
+  /**
+   * An attempt was spent because its server had no room for its first request for too long (the
+   * reason of the last refusal: in_flight, rate or breaker_open); its jobFinished follows.
+   */
+  serverWaitExceeded(reason: BusyReason): void;
 }
 
 export const NOOP_OBSERVER: ProvisioningObserver = {
@@ -69,6 +75,7 @@ export const NOOP_OBSERVER: ProvisioningObserver = {
   registrationRequest: () => {},
   secretWrite: () => {},
   jobFinished: () => {},
+  serverWaitExceeded: () => {},
 };
 
 /**
@@ -95,5 +102,6 @@ export function guardObserver(
     ),
     secretWrite: guard((ms: number, outcome: PhaseOutcome) => observer.secretWrite(ms, outcome)),
     jobFinished: guard((job: JobFinished) => observer.jobFinished(job)),
+    serverWaitExceeded: guard((reason: BusyReason) => observer.serverWaitExceeded(reason)),
   };
 }

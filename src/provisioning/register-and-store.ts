@@ -1,21 +1,30 @@
 // One new client, from the POST to its stored credentials, keeping "at most one registration per job"
-// and "no silent orphan" (DESIGN.md "Guarantees"): an intent marker before the POST, a secret version
-// id derived from that intent so a resumed job recognises a write that landed, bounded retries of the
-// write, and the new client deleted (or reported) when its credentials cannot be stored. Used for a
-// first registration and for a rotation that replaces its client.
+// and "no silent orphan" (DESIGN.md "Guarantees"): once the POST has its permit, a turn for the write
+// that must follow is reserved and an intent marker saved; the secret version id is derived from that
+// intent, so a resumed job recognises a write that landed; the write is retried in process through a
+// realistic Secrets Manager hiccup; and the new client is deleted only when its credentials are known
+// not to be stored — a write whose outcome is unknown is read back first, and when even that fails the
+// client is kept and the next attempt finds out. Used for a first registration and for a rotation that
+// replaces its client.
 
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { deleteClient, type RegisteredClient, registerClient } from '../dcr/index.js';
 import { classify, ProvisioningError } from '../failures/index.js';
-import type { HttpClient } from '../http/index.js';
-import { findServerBusy, limitHttpClient } from '../limits/index.js';
+import type { HttpClient, HttpRequest } from '../http/index.js';
+import { findServerBusy, limitHttpClient, type WriteTurn } from '../limits/index.js';
 import { clientRequestToken, type SecretStore } from '../secrets/index.js';
-import type { Checkpoint } from './checkpoint.js';
+import type { Checkpoint, StoredRegistration } from './checkpoint.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
 import { resolveInitialAccessToken } from './initial-access-token.js';
 import { elapsedMs, type PhaseRecorder, timedDiscoveryCache, timedRegistrationHttp } from './phase-timing.js';
-import { expiryToSchedule, isManageable, readStoredCredentials, secretValue } from './secret-value.js';
+import {
+  expiryToSchedule,
+  isManageable,
+  readStoredCredentials,
+  type StoredCredentials,
+  secretValue,
+} from './secret-value.js';
 
 /** What to register and where to keep it. */
 export interface RegistrationPlan {
@@ -33,12 +42,17 @@ export interface RegistrationPlan {
   secretId: string;
 }
 
-const DEFAULT_SECRET_WRITE_RETRY_DELAYS_MS = [250, 1000];
+/** 250 ms doubling to 8 s: about 32 s in all, long enough for a throttling burst or a brief outage. */
+const DEFAULT_SECRET_WRITE_RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000, 8000, 8000];
+/** Pauses between reads of a write whose answer was lost, before its outcome is left to the next attempt. */
+const READ_BACK_DELAYS_MS = [500, 2000];
+
+type Intent = NonNullable<Checkpoint['intent']>;
 
 /**
- * A previous attempt wrote the intent marker and then died or lost the answer. If its secret write
- * landed (the version id is derived from the intent), the job resumes from there; otherwise the
- * attempt is recorded as a possible orphan and a new registration is made.
+ * A previous attempt wrote the intent marker of a POST and then died or lost the answer. If its secret
+ * write landed (the version id is derived from the intent), the job resumes from there; otherwise the
+ * attempt is recorded as lost (see lostRequest) and a new registration is made.
  */
 export async function resumeAfterLostAnswer(
   state: Checkpoint,
@@ -46,44 +60,106 @@ export async function resumeAfterLostAnswer(
   context: JobContext,
   deps: RegistrationDeps,
 ): Promise<Checkpoint> {
-  const intent = state.intent as NonNullable<Checkpoint['intent']>;
+  const intent = state.intent as Intent;
+  const versionId = clientRequestToken(context.jobId, intent.id);
   const current = await deps.secretStore.readCurrent(secretId);
-  const landed =
-    current?.versionId === clientRequestToken(context.jobId, intent.id)
-      ? readStoredCredentials(current.value)
-      : undefined;
+  const landed = current?.versionId === versionId ? readStoredCredentials(current.value) : undefined;
   const next: Checkpoint = landed
-    ? {
-        ...withoutIntent(state),
-        stored: {
-          clientId: landed.clientId,
-          secretId,
-          secretVersionId: current?.versionId as string,
-          ...(landed.clientSecretExpiresAt !== undefined
-            ? { clientSecretExpiresAt: landed.clientSecretExpiresAt }
-            : {}),
-          registeredAt: landed.registeredAt ?? intent.at,
-          ...(landed.rotatedAt ? { rotatedAt: landed.rotatedAt } : {}),
-          ...(landed.rotationPeriodDays ? { rotationPeriodDays: landed.rotationPeriodDays } : {}),
-          managed: isManageable(landed),
-        },
-      }
-    : { ...withoutIntent(state), lostAttemptsAt: [...(state.lostAttemptsAt ?? []), intent.at] };
+    ? { ...withoutIntent(state), stored: storedFacts(landed, secretId, versionId, intent.at) }
+    : lostRequest(withoutIntent(state), intent);
   await context.checkpoint.save(next);
   return next;
 }
 
-/** The HTTP client for requests to authorization servers: timed, and behind the fleet's permits. */
-export function serverHttp(http: HttpClient, context: JobContext, deps: RegistrationDeps): HttpClient {
-  return deps.serverLimiter
-    ? limitHttpClient(http, deps.serverLimiter, {
-        onReleaseError: (err, host) =>
-          deps.log?.warn(
-            { jobId: context.jobId, host },
-            `could not hand back a server permit (it expires by itself): ${err instanceof Error ? err.message : String(err)}`,
-          ),
-      })
-    : http;
+/** The checkpoint's record of credentials found stored at `versionId`. */
+export function storedFacts(
+  credentials: StoredCredentials,
+  secretId: string,
+  versionId: string,
+  registeredAt: string,
+): StoredRegistration {
+  return {
+    clientId: credentials.clientId,
+    secretId,
+    secretVersionId: versionId,
+    ...(credentials.clientSecretExpiresAt !== undefined
+      ? { clientSecretExpiresAt: credentials.clientSecretExpiresAt }
+      : {}),
+    registeredAt: credentials.registeredAt ?? registeredAt,
+    ...(credentials.rotatedAt ? { rotatedAt: credentials.rotatedAt } : {}),
+    ...(credentials.rotationPeriodDays ? { rotationPeriodDays: credentials.rotationPeriodDays } : {}),
+    managed: isManageable(credentials),
+  };
+}
+
+/**
+ * What a request whose credentials were never stored leaves behind: the client it made, when its
+ * answer arrived, is an orphan (its credentials are gone with the attempt, so it cannot be deleted);
+ * otherwise the request may have made one (`possibleOrphan`, `lostAttemptAt`).
+ */
+export function lostRequest(state: Checkpoint, intent: Intent): Checkpoint {
+  return intent.clientId
+    ? { ...state, orphanedClientIds: [...new Set([...(state.orphanedClientIds ?? []), intent.clientId])] }
+    : { ...state, lostAttemptsAt: [...(state.lostAttemptsAt ?? []), intent.at] };
+}
+
+/** The HTTP client for requests to authorization servers: behind the fleet's permits, with a step before sending. */
+export function serverHttp(
+  http: HttpClient,
+  context: JobContext,
+  deps: RegistrationDeps,
+  beforeSend?: (request: HttpRequest) => Promise<void>,
+): HttpClient {
+  if (deps.serverLimiter) {
+    return limitHttpClient(http, deps.serverLimiter, {
+      ...(beforeSend ? { beforeSend } : {}),
+      onReleaseError: (err, host) =>
+        deps.log?.warn(
+          { jobId: context.jobId, host },
+          `could not hand back a server permit (it expires by itself): ${err instanceof Error ? err.message : String(err)}`,
+        ),
+    });
+  }
+  if (!beforeSend) return http;
+  return {
+    async request(request) {
+      await beforeSend(request);
+      return http.request(request);
+    },
+  };
+}
+
+/** What the step before a POST or PUT whose answer must be stored did, read once the request is over. */
+export interface PreparedRequest {
+  /** The intent marker was saved: the request may have been sent. */
+  saved: boolean;
+  /** The write turn reserved for the answer (none without a write budget). */
+  turn?: WriteTurn | undefined;
+}
+
+/**
+ * The step before the request that changes the registration: reserve the turn of the write that must
+ * follow (a saturated budget ends the attempt before anything happened) and save the intent marker.
+ * It runs once the request has its permit, so a job put off for want of a permit leaves its
+ * checkpoint as it was.
+ */
+export function prepareStateChange(
+  method: 'POST' | 'PUT',
+  state: Checkpoint,
+  intent: Intent,
+  context: JobContext,
+  deps: RegistrationDeps,
+): { prepared: PreparedRequest; beforeSend: (request: HttpRequest) => Promise<void> } {
+  const prepared: PreparedRequest = { saved: false };
+  return {
+    prepared,
+    async beforeSend(request) {
+      if (request.method !== method || prepared.saved) return;
+      prepared.turn = await deps.secretWriteTurns?.reserve();
+      await context.checkpoint.save({ ...state, intent });
+      prepared.saved = true;
+    },
+  };
 }
 
 export async function registerAndStore(
@@ -98,19 +174,9 @@ export async function registerAndStore(
     : undefined;
   const now = () => deps.now?.() ?? new Date();
 
-  // The intent marker is written once the POST has its permit, just before it is sent: a job that
-  // is delayed for want of a permit leaves its checkpoint as it was.
-  const intent = { id: randomUUID(), at: now().toISOString() };
-  let intentSaved = false;
-  const saveIntent = async () => {
-    await context.checkpoint.save({ ...state, intent });
-    intentSaved = true;
-  };
-  const http = serverHttp(
-    recordingIntentBeforePost(timedRegistrationHttp(deps.http, phases), saveIntent),
-    context,
-    deps,
-  );
+  const intent: Intent = { id: randomUUID(), at: now().toISOString(), request: 'register' };
+  const { prepared, beforeSend } = prepareStateChange('POST', state, intent, context, deps);
+  const http = serverHttp(timedRegistrationHttp(deps.http, phases), context, deps, beforeSend);
 
   let result: Awaited<ReturnType<typeof registerClient>>;
   try {
@@ -124,17 +190,13 @@ export async function registerAndStore(
       ...(context.signal ? { signal: context.signal } : {}),
     });
   } catch (err) {
+    // Refused a permit before anything was sent: not a failure, and the checkpoint is as it was.
     const busy = findServerBusy(err);
-    if (busy) {
-      if (intentSaved) await context.checkpoint.save(withoutIntent(state));
-      throw busy;
-    }
+    if (busy) throw busy;
     const failure = classify(err, 'registration');
-    await context.checkpoint.save(
-      failure.outcomeUnknown
-        ? { ...state, lostAttemptsAt: [...(state.lostAttemptsAt ?? []), intent.at] }
-        : withoutIntent(state),
-    );
+    // The POST was not sent (discovery failed, no write turn, ...): nothing to record.
+    if (!prepared.saved) throw failure;
+    await context.checkpoint.save(failure.outcomeUnknown ? lostRequest(state, intent) : state);
     throw failure;
   }
   const { client, configuration } = result;
@@ -160,26 +222,22 @@ export async function registerAndStore(
       assumedSecretExpiresAt: typeof expiresAt === 'number' ? expiresAt : undefined,
     }),
   );
-  let secretVersionId: string;
-  const token = clientRequestToken(context.jobId, intent.id);
-  try {
-    secretVersionId = await writeWithRetries(deps, phases, {
-      name: plan.secretId,
-      value,
-      clientRequestToken: token,
-      tags: secretTags(plan.tenantId, plan.fhirBaseUrl),
-    });
-  } catch (err) {
-    const failure = classify(err, 'registration');
-    // A write whose answer was lost may have landed: then the credentials are stored and current, and
-    // deleting the client would leave AWSCURRENT pointing at a dead one.
-    const landed = failure.outcomeUnknown ? await versionIsCurrent(deps, plan.secretId, token) : false;
-    if (!landed) throw await giveUpClient(client, failure, state, context, deps);
-    secretVersionId = token;
+  const secretVersionId = clientRequestToken(context.jobId, intent.id);
+  const write = {
+    name: plan.secretId,
+    value,
+    clientRequestToken: secretVersionId,
+    tags: secretTags(plan.tenantId, plan.fhirBaseUrl),
+  };
+  const written = await storeAnswer(deps, phases, write, prepared.turn);
+  if (written.outcome === 'unknown') {
+    await context.checkpoint.save({ ...state, intent: { ...intent, clientId: client.clientId } });
+    throw keptClientError(written.failure, client.clientId);
   }
+  if (written.outcome === 'failed') throw await giveUpClient(client, written.failure, state, context, deps);
 
   const next: Checkpoint = {
-    ...withoutIntent(state),
+    ...state,
     stored: {
       clientId: client.clientId,
       secretId: plan.secretId,
@@ -195,57 +253,114 @@ export async function registerAndStore(
   return next;
 }
 
+/** How a credential write ended: stored, known not stored, or not known (read-back failed too). */
+export type StoreResult =
+  | { outcome: 'stored' }
+  | { outcome: 'failed' | 'unknown'; failure: ProvisioningError };
+
+/**
+ * Writes an answer's credentials, retrying in process. When a try's outcome was unknown (a timeout, a
+ * 5xx) the write may have landed although the last try failed: the store is read back before the
+ * credentials are called lost, because deleting a client whose credentials are current would leave
+ * AWSCURRENT naming a dead one.
+ */
+export async function storeAnswer(
+  deps: RegistrationDeps,
+  phases: PhaseRecorder,
+  write: Parameters<SecretStore['write']>[0],
+  turn?: WriteTurn,
+): Promise<StoreResult> {
+  try {
+    await writeWithRetries(deps, phases, write, turn);
+    return { outcome: 'stored' };
+  } catch (err) {
+    const failure = classify(err, 'registration');
+    if (!failure.outcomeUnknown) return { outcome: 'failed', failure };
+    const landed = await versionLanded(deps, write.name, write.clientRequestToken);
+    if (landed === undefined) return { outcome: 'unknown', failure };
+    return landed ? { outcome: 'stored' } : { outcome: 'failed', failure };
+  }
+}
+
+/** Whether `versionId` is the current version; undefined when the store cannot say. */
+async function versionLanded(
+  deps: RegistrationDeps,
+  name: string,
+  versionId: string,
+): Promise<boolean | undefined> {
+  for (const pause of [0, ...READ_BACK_DELAYS_MS]) {
+    if (pause > 0) await sleep(pause);
+    try {
+      return (await deps.secretStore.readCurrent(name))?.versionId === versionId;
+    } catch {
+      // The store is still unwell: read again, or leave it to the next attempt.
+    }
+  }
+  return undefined;
+}
+
+/** The failure of an attempt that keeps its new client because its write's outcome is unknown. */
+export function keptClientError(failure: ProvisioningError, clientId: string): ProvisioningError {
+  return new ProvisioningError(
+    failure.code,
+    `${failure.message}; whether the credentials of client ${clientId} were stored is not known, so the client is kept and the next attempt finds out before anything is deleted`,
+    { cause: failure, ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}) },
+  );
+}
+
 /** Tags a secret is created with (DESIGN.md "Secrets"); reindex reads the tenant back from them. */
 export function secretTags(tenantId: string, fhirBaseUrl: string): Record<string, string> {
   return { tenant: tenantId, server: new URL(fhirBaseUrl).host, 'managed-by': 'dcr-provisioner' };
 }
 
-/** Saves the intent marker before the first POST goes out (registerClient sends exactly one). */
-function recordingIntentBeforePost(http: HttpClient, saveIntent: () => Promise<void>): HttpClient {
-  let saved: Promise<void> | undefined;
-  return {
-    async request(request) {
-      if (request.method === 'POST') {
-        saved ??= saveIntent();
-        await saved;
-      }
-      return http.request(request);
-    },
-  };
-}
-
-async function versionIsCurrent(
-  deps: RegistrationDeps,
-  secretId: string,
-  versionId: string,
-): Promise<boolean> {
-  try {
-    return (await deps.secretStore.readCurrent(secretId))?.versionId === versionId;
-  } catch {
-    return false;
-  }
-}
-
-/** Writes a version, retrying what can be retried a few times in process; returns its version id. */
+/**
+ * Writes a version, retrying what can be retried in process, each try with its own budget turn (the
+ * first may come reserved); returns its version id. The failure thrown says the outcome is unknown
+ * when any try's was: a lost try may have landed.
+ */
 export async function writeWithRetries(
   deps: RegistrationDeps,
   phases: PhaseRecorder,
   write: Parameters<SecretStore['write']>[0],
+  firstTurn?: WriteTurn,
 ): Promise<string> {
   const delays = deps.secretWriteRetryDelaysMs ?? DEFAULT_SECRET_WRITE_RETRY_DELAYS_MS;
+  let outcomeUnknown = false;
   for (let attempt = 0; ; attempt++) {
-    const started = performance.now();
     try {
-      const { versionId } = await deps.secretStore.write(write);
-      phases.secretWrite(elapsedMs(started), 'success');
-      return versionId;
+      const turn = attempt === 0 && firstTurn ? firstTurn : await deps.secretWriteTurns?.reserve();
+      await turn?.wait();
+      return await timedWrite(deps, phases, write);
     } catch (err) {
-      phases.secretWrite(elapsedMs(started), 'failure');
       const failure = classify(err, 'registration');
+      outcomeUnknown ||= failure.outcomeUnknown;
       const delay = delays[attempt];
-      if (!failure.retryable || delay === undefined) throw failure;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (!failure.retryable || delay === undefined) {
+        if (!outcomeUnknown || failure.outcomeUnknown) throw failure;
+        throw new ProvisioningError(failure.code, failure.message, {
+          cause: failure,
+          outcomeUnknown: true,
+          ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+        });
+      }
+      await sleep(delay);
     }
+  }
+}
+
+async function timedWrite(
+  deps: RegistrationDeps,
+  phases: PhaseRecorder,
+  write: Parameters<SecretStore['write']>[0],
+): Promise<string> {
+  const started = performance.now();
+  try {
+    const { versionId } = await deps.secretStore.write(write);
+    phases.secretWrite(elapsedMs(started), 'success');
+    return versionId;
+  } catch (err) {
+    phases.secretWrite(elapsedMs(started), 'failure');
+    throw err;
   }
 }
 
@@ -290,4 +405,9 @@ async function giveUpClient(
 export function withoutIntent(state: Checkpoint): Checkpoint {
   const { intent: _intent, ...rest } = state;
   return rest;
+}
+
+/** A pause on the global timer (which tests can fake). */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -7,7 +7,12 @@ import type { RegistrationReason } from '../events/index.js';
 import { registrationSecretName, type StoredSecret } from '../secrets/index.js';
 import type { Checkpoint, StoredRegistration } from './checkpoint.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
-import { isManageable, readStoredCredentials, type StoredCredentials } from './secret-value.js';
+import {
+  assertCredentialsOf,
+  isManageable,
+  readStoredCredentials,
+  type StoredCredentials,
+} from './secret-value.js';
 
 export const DEFAULT_ROTATION_GRACE_MS = 24 * 3600 * 1000;
 
@@ -30,9 +35,12 @@ export function previousClient(
 }
 
 /**
- * Records the client currently stored for the registration, once, before this job's first POST. After
- * that POST (an intent, a lost attempt or an orphan in the checkpoint) the current secret may hold this
- * job's own client: an earlier attempt that found nothing to remember saved nothing.
+ * Records the client currently stored for the registration, once, before this job's first POST, and
+ * refuses credentials that belong to another FHIR base URL. The secret store is asked every time rather
+ * than the registry: a registry rebuilt or lost (Redis replaced, `reindex` not run yet) would otherwise
+ * let the new client replace the old one without naming it. After that POST (an intent, a lost attempt
+ * or an orphan in the checkpoint) the current secret may hold this job's own client: an earlier attempt
+ * that found nothing to remember saved nothing.
  */
 export async function rememberCurrentClient(
   subject: Subject,
@@ -46,6 +54,7 @@ export async function rememberCurrentClient(
   const current = await deps.secretStore.readCurrent(secretId);
   const credentials = current ? readStoredCredentials(current.value) : undefined;
   if (!current || !credentials) return state;
+  assertCredentialsOf(subject.fhirBaseUrl, credentials, secretId);
   const next: Checkpoint = { ...state, previous: previousClient(current, credentials) };
   await context.checkpoint.save(next);
   return next;

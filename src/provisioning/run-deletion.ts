@@ -13,7 +13,7 @@ import { registrationSecretName } from '../secrets/index.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
 import { perRules, runProvisioningJob } from './job-runner.js';
 import { serverHttp } from './register-and-store.js';
-import { isManageable, readStoredCredentials } from './secret-value.js';
+import { assertCredentialsOf, isManageable, readStoredCredentials } from './secret-value.js';
 
 /** The deletion job's return value. */
 export interface DeletionOutcome {
@@ -31,7 +31,7 @@ export function runDeletion(
   context: JobContext,
   deps: RegistrationDeps,
 ): Promise<DeletionOutcome> {
-  const schema = jobSchemaFor(deps.rules);
+  const schema = jobSchemaFor(deps);
   return runProvisioningJob('deletion', data, context, deps, schema, (job) =>
     deleteReplaced(job, context, deps),
   );
@@ -61,6 +61,7 @@ async function deleteReplaced(
       await context.checkpoint.save(state);
     }
     const credentials = replaced ? readStoredCredentials(replaced.value) : undefined;
+    if (credentials) assertCredentialsOf(job.fhirBaseUrl, credentials, secretId);
     if (!credentials || credentials.clientId !== job.clientId || !isManageable(credentials)) {
       throw new ProvisioningError(
         'invalid_job',

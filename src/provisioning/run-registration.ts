@@ -39,7 +39,7 @@ export function runRegistration(
   context: JobContext,
   deps: RegistrationDeps,
 ): Promise<RegistrationOutcome> {
-  return runProvisioningJob('registration', data, context, deps, jobSchemaFor(deps.rules), (job, phases) =>
+  return runProvisioningJob('registration', data, context, deps, jobSchemaFor(deps), (job, phases) =>
     provision(job, context, deps, phases),
   );
 }
@@ -53,16 +53,13 @@ async function provision(
   const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
   const key = registrationKey(job.tenantId, job.fhirBaseUrl);
   let state = context.checkpoint.load();
-  const knownClientId = await deps.registry?.recordWorking(key, {
+  await deps.registry?.recordWorking(key, {
     tenantId: job.tenantId,
     fhirBaseUrl: job.fhirBaseUrl,
     jobId: context.jobId,
   });
   // A registration over an existing one replaces its client: remember it, so it is deleted or reported.
-  // The registry knows whether a client is stored, which saves first registrations a secret read;
-  // without a registry (library use), the secret store is asked.
-  if (knownClientId !== undefined || !deps.registry)
-    state = await rememberCurrentClient(job, state, context, deps);
+  state = await rememberCurrentClient(job, state, context, deps);
 
   if (!state.stored && state.intent) state = await resumeAfterLostAnswer(state, secretId, context, deps);
   if (!state.stored) {

@@ -20,15 +20,21 @@ import { perRules, runProvisioningJob } from './job-runner.js';
 import type { PhaseRecorder } from './phase-timing.js';
 import { timedRegistrationHttp } from './phase-timing.js';
 import {
+  keptClientError,
+  lostRequest,
+  prepareStateChange,
   registerAndStore,
   resumeAfterLostAnswer,
   secretTags,
   serverHttp,
-  writeWithRetries,
+  storeAnswer,
+  storedFacts,
+  withoutIntent,
 } from './register-and-store.js';
 import { previousClient } from './replaced-client.js';
 import type { RegistrationOutcome } from './run-registration.js';
 import {
+  assertCredentialsOf,
   expiryToSchedule,
   isManageable,
   readStoredCredentials,
@@ -51,7 +57,7 @@ export function runRotation(
   context: JobContext,
   deps: RegistrationDeps,
 ): Promise<RotationOutcome> {
-  const schema = jobSchemaFor(deps.rules);
+  const schema = jobSchemaFor(deps);
   return runProvisioningJob(
     'rotation',
     data,
@@ -72,7 +78,6 @@ async function rotate(
 ): Promise<RotationOutcome> {
   const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
   const key = registrationKey(job.tenantId, job.fhirBaseUrl);
-  const _now = () => deps.now?.() ?? new Date();
   let state = context.checkpoint.load();
   await deps.registry?.recordWorking(key, {
     tenantId: job.tenantId,
@@ -80,10 +85,16 @@ async function rotate(
     jobId: context.jobId,
   });
 
-  if (!state.stored && state.intent) state = await resumeAfterLostAnswer(state, secretId, context, deps);
+  if (!state.stored && state.intent) {
+    state =
+      state.intent.request === 'update'
+        ? await resumeAfterLostUpdate(state, secretId, context, deps)
+        : await resumeAfterLostAnswer(state, secretId, context, deps);
+  }
   if (!state.stored) {
     const current = await deps.secretStore.readCurrent(secretId);
     const credentials = current ? readStoredCredentials(current.value) : undefined;
+    if (credentials) assertCredentialsOf(job.fhirBaseUrl, credentials, secretId);
     if (!state.previous) {
       if (!current || !credentials) {
         throw new ProvisioningError(
@@ -148,10 +159,55 @@ async function rotate(
 }
 
 /**
+ * A previous attempt saved the intent marker of an RFC 7592 update and then died or lost the answer.
+ * If the new credentials landed (the version id is derived from the intent), the job goes on from them:
+ * a new secret completes the rotation, an unchanged one sends it to a successor; otherwise the attempt
+ * is recorded as lost (the stored credentials may have been made dead by it).
+ */
+async function resumeAfterLostUpdate(
+  state: Checkpoint,
+  secretId: string,
+  context: JobContext,
+  deps: RegistrationDeps,
+): Promise<Checkpoint> {
+  const intent = state.intent as NonNullable<Checkpoint['intent']>;
+  const previous = state.previous as NonNullable<Checkpoint['previous']>;
+  const versionId = clientRequestToken(context.jobId, intent.id);
+  const current = await deps.secretStore.readCurrent(secretId);
+  const landed = current?.versionId === versionId ? readStoredCredentials(current.value) : undefined;
+  let next: Checkpoint;
+  if (!landed) {
+    next = lostRequest(withoutIntent(state), intent);
+  } else {
+    const before = await deps.secretStore.readVersion(secretId, previous.secretVersionId);
+    const replaced = before ? readStoredCredentials(before.value) : undefined;
+    // Unknown old credentials count as unchanged: a successor is always a safe way on.
+    const rotated =
+      landed.clientSecret === undefined ||
+      (replaced !== undefined && landed.clientSecret !== replaced.clientSecret);
+    next = rotated
+      ? {
+          ...withoutIntent(state),
+          orphanedClientIds: withoutClient(state.orphanedClientIds, landed.clientId),
+          stored: storedFacts(landed, secretId, versionId, intent.at),
+        }
+      : {
+          ...withoutIntent(state),
+          updateDeclined: true,
+          previous: { ...previous, secretVersionId: versionId },
+        };
+  }
+  await context.checkpoint.save(next);
+  return next;
+}
+
+/**
  * RFC 7592 update with the registration as stored. A new secret in the answer (or a client without a
  * secret) completes the rotation in place. An answer with the old secret still rotated the
  * registration access token on most servers: it is stored, and the caller registers a successor. A
- * refusal sends the caller to a successor too; only retryable failures end the attempt.
+ * refusal sends the caller to a successor too; only retryable failures end the attempt. Like a POST,
+ * the PUT is preceded by an intent marker and a reserved write turn, and its answer is stored before
+ * anything else can fail.
  */
 async function updateInPlace(
   job: RotationJob,
@@ -163,10 +219,16 @@ async function updateInPlace(
   phases: PhaseRecorder,
 ): Promise<Checkpoint> {
   const previous = state.previous as NonNullable<Checkpoint['previous']>;
+  const intent = {
+    id: randomUUID(),
+    at: (deps.now?.() ?? new Date()).toISOString(),
+    request: 'update' as const,
+  };
+  const { prepared, beforeSend } = prepareStateChange('PUT', state, intent, context, deps);
   let updated: ManagedClient;
   try {
     updated = await updateClient({
-      http: serverHttp(timedRegistrationHttp(deps.http, phases), context, deps),
+      http: serverHttp(timedRegistrationHttp(deps.http, phases), context, deps, beforeSend),
       registrationClientUri: credentials.registrationClientUri as string,
       registrationAccessToken: credentials.registrationAccessToken as string,
       clientId: credentials.clientId,
@@ -177,8 +239,12 @@ async function updateInPlace(
     const busy = findServerBusy(err);
     if (busy) throw busy;
     const failure = classify(err, 'management');
-    if (failure.retryable) throw failure;
-    // A refused token, or no management at all (404/405), cannot delete the client later either.
+    // Sent and unanswered: the update may have made the stored credentials dead (possibleOrphan).
+    const after = prepared.saved && failure.outcomeUnknown ? lostRequest(state, intent) : state;
+    if (failure.retryable) {
+      if (prepared.saved) await context.checkpoint.save(after);
+      throw failure;
+    }
     // A refused token, no management at all (404/405), or an answer we could not read (the update may
     // have gone through and rotated the token) leaves no token to delete the client with later.
     const tokenWorks =
@@ -191,7 +257,7 @@ async function updateInPlace(
       `RFC 7592 update of client ${credentials.clientId} refused (${failure.message}); registering a successor client`,
     );
     const next: Checkpoint = {
-      ...state,
+      ...after,
       updateDeclined: true,
       previous: { ...previous, manageable: tokenWorks },
     };
@@ -218,7 +284,8 @@ async function updateInPlace(
   const registeredAt = credentials.registeredAt ?? at.toISOString();
   const rotatedAt = rotated ? at.toISOString() : credentials.rotatedAt;
   const expiresAt = expiryToSchedule(client.clientSecretExpiresAt, secretLifetimeSeconds(credentials), at);
-  const secretVersionId = await writeWithRetries(deps, phases, {
+  const secretVersionId = clientRequestToken(context.jobId, intent.id);
+  const write = {
     name: secretId,
     value: JSON.stringify(
       secretValue({
@@ -233,31 +300,47 @@ async function updateInPlace(
         assumedSecretExpiresAt: typeof expiresAt === 'number' ? expiresAt : undefined,
       }),
     ),
-    clientRequestToken: clientRequestToken(context.jobId, `update-${randomUUID()}`),
+    clientRequestToken: secretVersionId,
     tags: secretTags(job.tenantId, job.fhirBaseUrl),
-  }).catch((err: unknown) => {
-    const failure = classify(err, 'registration');
+  };
+  const written = await storeAnswer(deps, phases, write, prepared.turn);
+  if (written.outcome === 'unknown') {
+    await context.checkpoint.save({ ...state, intent: { ...intent, clientId: credentials.clientId } });
+    throw keptClientError(written.failure, credentials.clientId);
+  }
+  if (written.outcome === 'failed') {
+    // The update may have made the stored credentials dead (a new secret, a rotated token): the client
+    // is named as orphaned until an attempt stores working credentials for it or replaces it.
+    await context.checkpoint.save(lostRequest(state, { ...intent, clientId: credentials.clientId }));
+    const failure = written.failure;
     throw new ProvisioningError(
       failure.code,
-      `${failure.message}; client ${credentials.clientId} was updated at the server but its new credentials could not be stored (the next attempt registers a successor if the stored ones stopped working)`,
+      `${failure.message}; client ${credentials.clientId} was updated at the server but its new credentials could not be stored (the next attempt updates it again, or registers a successor if the stored ones stopped working)`,
       {
         cause: failure,
         ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
       },
     );
-  });
+  }
 
   if (!rotated) {
     deps.log?.warn(
       { tenantId: job.tenantId, jobId: context.jobId },
       `the server updated client ${credentials.clientId} without issuing a new secret; registering a successor client`,
     );
-    const next: Checkpoint = { ...state, updateDeclined: true, previous: { ...previous, secretVersionId } };
+    const next: Checkpoint = {
+      ...state,
+      updateDeclined: true,
+      previous: { ...previous, secretVersionId },
+    };
     await context.checkpoint.save(next);
     return next;
   }
   const next: Checkpoint = {
     ...state,
+    // Working credentials of this client are stored again: it is no orphan (an earlier attempt's
+    // failed write may have named it one).
+    orphanedClientIds: withoutClient(state.orphanedClientIds, credentials.clientId),
     stored: {
       clientId: credentials.clientId,
       secretId,
@@ -271,4 +354,10 @@ async function updateInPlace(
   };
   await context.checkpoint.save(next);
   return next;
+}
+
+/** The list without one client (undefined when nothing is left), for clients that proved not orphaned. */
+function withoutClient(clientIds: string[] | undefined, clientId: string): string[] | undefined {
+  const rest = clientIds?.filter((id) => id !== clientId);
+  return rest?.length ? rest : undefined;
 }

@@ -4,6 +4,8 @@
 // everything they need back from this value.
 
 import { CREDENTIAL_FIELDS, type RegisteredClient } from '../dcr/index.js';
+import { ProvisioningError } from '../failures/index.js';
+import { normalizeFhirBaseUrl } from '../smart/index.js';
 
 export interface SecretValueInput {
   client: RegisteredClient;
@@ -159,4 +161,31 @@ export function isManageable(
   credentials: Pick<StoredCredentials, 'registrationAccessToken' | 'registrationClientUri'>,
 ): boolean {
   return credentials.registrationAccessToken !== undefined && credentials.registrationClientUri !== undefined;
+}
+
+/**
+ * Refuses to touch credentials stored for another FHIR base URL (DESIGN.md "One secret per (tenant,
+ * server)"): a secret placed by hand, copied, or written under an older naming rule must not have its
+ * client replaced, rotated or deleted on behalf of a server it does not belong to. A value without a
+ * `fhir_base_url` is taken to be this server's.
+ */
+export function assertCredentialsOf(
+  fhirBaseUrl: string,
+  credentials: Pick<StoredCredentials, 'fhirBaseUrl'>,
+  secretId: string,
+): void {
+  if (credentials.fhirBaseUrl === undefined) return;
+  if (sameServer(credentials.fhirBaseUrl, fhirBaseUrl)) return;
+  throw new ProvisioningError(
+    'secret_store_rejected',
+    `secret ${secretId} holds the credentials of another FHIR base URL (${credentials.fhirBaseUrl}); they are not replaced. Move that secret to the name its fhir_base_url leads to, then run dcr-provisioner reindex`,
+  );
+}
+
+function sameServer(a: string, b: string): boolean {
+  try {
+    return normalizeFhirBaseUrl(a) === normalizeFhirBaseUrl(b);
+  } catch {
+    return false;
+  }
 }

@@ -6,7 +6,7 @@ export {
   createRedisConnection,
   openProducerConnection,
 } from './connection.js';
-export { RetryableJobError, retryAfterOf, toQueueError } from './job-errors.js';
+export { parseFailedReason, RetryableJobError, retryAfterOf, toQueueError } from './job-errors.js';
 export { JOB_NAMES, REGISTRATION_QUEUE, ROTATION_SWEEP_SCHEDULER } from './names.js';
 export {
   type EnqueueResult,
@@ -15,6 +15,7 @@ export {
   provisioningJobOptions,
   RegistrationProducer,
   type RotationEnqueueResult,
+  requestRulesFromConfig,
 } from './producer.js';
 export { newJobId, registrationKey } from './registration-key.js';
 export {

@@ -3,7 +3,13 @@
 // is `<code>: <message>`, so the board and the status API show the code first.
 
 import { UnrecoverableError } from 'bullmq';
-import type { ProvisioningError } from '../failures/index.js';
+import {
+  type FailureCode,
+  isFailureCode,
+  isFailureEventPending,
+  markFailureEventPending,
+  type ProvisioningError,
+} from '../failures/index.js';
 
 export class RetryableJobError extends Error {
   override readonly name = 'RetryableJobError';
@@ -18,9 +24,10 @@ export class RetryableJobError extends Error {
 
 export function toQueueError(failure: ProvisioningError): Error {
   const reason = failure.toFailedReason();
-  return failure.retryable
+  const error = failure.retryable
     ? new RetryableJobError(reason, failure.retryAfterMs)
     : new UnrecoverableError(reason);
+  return isFailureEventPending(failure) ? markFailureEventPending(error) : error;
 }
 
 /** The Retry-After carried by a RetryableJobError, recognised by name across package copies. */
@@ -28,4 +35,11 @@ export function retryAfterOf(err: Error | undefined): number | undefined {
   if (err?.name !== 'RetryableJobError') return undefined;
   const value = (err as Partial<RetryableJobError>).retryAfterMs;
   return typeof value === 'number' ? value : undefined;
+}
+
+/** `<code>: <message>` back into its parts; undefined for a reason without a known code (BullMQ's own). */
+export function parseFailedReason(reason: string): { code: FailureCode; message: string } | undefined {
+  const separator = reason.indexOf(': ');
+  const code = separator > 0 ? reason.slice(0, separator) : '';
+  return isFailureCode(code) ? { code, message: reason.slice(separator + 2) } : undefined;
 }

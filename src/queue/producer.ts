@@ -245,6 +245,20 @@ export function provisioningJobOptions(
   };
 }
 
+/**
+ * The request rules as the configuration states them: the producer, the API and the worker check every
+ * request and job with exactly these.
+ */
+export function requestRulesFromConfig(
+  config: Pick<Config, 'ALLOW_INSECURE_LOCALHOST' | 'ALLOWED_PRIVATE_HOSTS' | 'SECRET_NAME_PREFIX'>,
+): Required<RequestRules> {
+  return {
+    allowInsecureLocalhost: config.ALLOW_INSECURE_LOCALHOST,
+    allowedPrivateHosts: config.ALLOWED_PRIVATE_HOSTS,
+    secretNamePrefix: config.SECRET_NAME_PREFIX,
+  };
+}
+
 /** The producer's settings as the configuration states them. */
 export function producerSettingsFromConfig(
   config: Pick<
@@ -260,9 +274,7 @@ export function producerSettingsFromConfig(
   >,
 ): Omit<ProducerOptions, 'queue' | 'secretStore' | 'registry'> {
   return {
-    allowInsecureLocalhost: config.ALLOW_INSECURE_LOCALHOST,
-    allowedPrivateHosts: config.ALLOWED_PRIVATE_HOSTS,
-    secretNamePrefix: config.SECRET_NAME_PREFIX,
+    ...requestRulesFromConfig(config),
     attempts: config.JOB_ATTEMPTS,
     retention: {
       completedMaxAgeSeconds: config.COMPLETED_JOBS_MAX_AGE_S,

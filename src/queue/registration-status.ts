@@ -3,8 +3,8 @@
 // return value are non-secret by construction, and nothing is read from the secret store.
 
 import type { Queue } from 'bullmq';
-import { isFailureCode } from '../failures/index.js';
 import type { RegistrationRecord, RegistrationRegistry } from '../registry/index.js';
+import { parseFailedReason } from './job-errors.js';
 import { registrationKey } from './registration-key.js';
 
 export const REGISTRATION_STATES = ['queued', 'active', 'retrying', 'completed', 'failed'] as const;
@@ -20,20 +20,25 @@ export type RegistrationStatus = Omit<RegistrationRecord, 'latestJobId'> & {
   /** A POST of the latest job may have registered a client that was never stored. */
   possibleOrphan?: boolean;
   lostAttemptAt?: string;
+  /** The job is put off because the server has had no room for its first request since `since`. */
+  waitingForServer?: { host: string; reason: string; since: string };
 };
+
+/** The parts of a job's checkpoint status reads; only the job's own (a copied one says nothing of it). */
+interface Progress {
+  lostAttemptsAt?: string[];
+  intent?: { at?: string };
+  waiting?: { attempt?: number; host: string; reason: string; since: string };
+}
+
+function ownProgress(data: unknown, jobId: string): Progress | undefined {
+  const checkpoint = (data as { checkpoint?: Progress & { jobId?: unknown } } | undefined)?.checkpoint;
+  return checkpoint?.jobId === jobId ? checkpoint : undefined;
+}
 
 export interface StatusSources {
   queue: Queue;
   registry: RegistrationRegistry;
-}
-
-/** `<code>: <message>` back into its parts; a reason without a known code is reported whole. */
-function parseFailedReason(reason: string): { code: string; message: string } {
-  const separator = reason.indexOf(': ');
-  const code = separator > 0 ? reason.slice(0, separator) : '';
-  return isFailureCode(code)
-    ? { code, message: reason.slice(separator + 2) }
-    : { code: 'unknown', message: reason };
 }
 
 async function statusOf(queue: Queue, record: RegistrationRecord): Promise<RegistrationStatus> {
@@ -53,8 +58,14 @@ async function statusOf(queue: Queue, record: RegistrationRecord): Promise<Regis
       : job.attemptsMade > 0
         ? 'retrying'
         : 'queued';
-  const checkpoint = (job.data as { checkpoint?: { lostAttemptsAt?: string[] } }).checkpoint;
-  const lostAttemptAt = checkpoint?.lostAttemptsAt?.at(-1);
+  const checkpoint = ownProgress(job.data, job.id as string);
+  // A request still marked as under way in a job that failed for good never got its answer.
+  const lostAttemptAt =
+    checkpoint?.lostAttemptsAt?.at(-1) ?? (state === 'failed' ? checkpoint?.intent?.at : undefined);
+  const waiting =
+    (state === 'queued' || state === 'retrying') && checkpoint?.waiting?.attempt === job.attemptsMade + 1
+      ? checkpoint.waiting
+      : undefined;
   const finishedAt = job.finishedOn ?? job.processedOn ?? job.timestamp;
   return {
     ...known,
@@ -62,10 +73,13 @@ async function statusOf(queue: Queue, record: RegistrationRecord): Promise<Regis
     // An active job's running attempt counts, unless it finished since its state was read.
     attempts: job.attemptsMade + (state === 'active' && job.finishedOn === undefined ? 1 : 0),
     ...(job.failedReason && state !== 'completed'
-      ? { lastFailure: parseFailedReason(job.failedReason) }
+      ? { lastFailure: parseFailedReason(job.failedReason) ?? { code: 'unknown', message: job.failedReason } }
       : {}),
     jobId: job.id as string,
     ...(lostAttemptAt ? { possibleOrphan: true, lostAttemptAt } : {}),
+    ...(waiting
+      ? { waitingForServer: { host: waiting.host, reason: waiting.reason, since: waiting.since } }
+      : {}),
     updatedAt: new Date(Math.max(finishedAt, Date.parse(record.updatedAt) || 0)).toISOString(),
   };
 }

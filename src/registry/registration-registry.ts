@@ -124,25 +124,18 @@ export class RegistrationRegistry {
     this.#now = options.now ?? (() => new Date());
   }
 
-  /**
-   * A job starts working on the registration: status follows it, even if its producer could not record
-   * it. Answers the client id stored so far (in the same round trip), so a job can tell a first
-   * registration from one that replaces a client.
-   */
-  async recordWorking(key: string, facts: EnqueuedFacts): Promise<string | undefined> {
-    const [[, clientId] = []] =
-      (await this.#redis
-        .multi()
-        .hget(this.#recordKey(key), 'clientId')
-        .hset(this.#recordKey(key), {
-          tenantId: facts.tenantId,
-          fhirBaseUrl: facts.fhirBaseUrl,
-          latestJobId: facts.jobId,
-          updatedAt: this.#now().toISOString(),
-        })
-        .sadd(this.#tenantKey(facts.tenantId), key)
-        .exec()) ?? [];
-    return typeof clientId === 'string' ? clientId : undefined;
+  /** A job starts working on the registration: status follows it, even if its producer could not record it. */
+  async recordWorking(key: string, facts: EnqueuedFacts): Promise<void> {
+    await this.#redis
+      .multi()
+      .hset(this.#recordKey(key), {
+        tenantId: facts.tenantId,
+        fhirBaseUrl: facts.fhirBaseUrl,
+        latestJobId: facts.jobId,
+        updatedAt: this.#now().toISOString(),
+      })
+      .sadd(this.#tenantKey(facts.tenantId), key)
+      .exec();
   }
 
   /** One transaction for a whole batch: a bulk enqueue must not pay a round trip per item. */

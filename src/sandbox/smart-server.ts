@@ -103,6 +103,12 @@ export interface SmartServerOptions {
   registrationManagement?: boolean;
   /** Rewrites `/.well-known/smart-configuration` (drop or break fields for tolerance tests). */
   smartConfiguration?: (document: Record<string, unknown>) => unknown;
+  /**
+   * Serves `/.well-known/smart-configuration`; `false` makes a SMART 1.0 server, whose endpoints only
+   * the CapabilityStatement's `oauth-uris` extension names (the well-known document answers 404).
+   * @defaultValue true
+   */
+  wellKnown?: boolean;
   /** Rewrites the CapabilityStatement served at `/fhir/metadata`. */
   capabilityStatement?: (document: Record<string, unknown>) => unknown;
 }
@@ -318,7 +324,11 @@ export async function startSmartServer(options: SmartServerOptions = {}): Promis
         providerCallback(req, res);
         return;
       }
-      if (req.method === 'GET' && path === '/fhir/.well-known/smart-configuration') {
+      if (
+        req.method === 'GET' &&
+        path === '/fhir/.well-known/smart-configuration' &&
+        options.wellKnown !== false
+      ) {
         const body = options.smartConfiguration?.(structuredClone(smartConfiguration)) ?? smartConfiguration;
         sendJson(res, 200, 'application/json', body);
       } else if (req.method === 'GET' && path === '/fhir/metadata') {

@@ -86,15 +86,78 @@ describe('limits/RedisServerLimiter', () => {
 
   it('gives the slot of a permit never handed back (its worker died) to others once its lease ends', async () => {
     const host = freshHost();
-    const dying = limiter({ defaults: { concurrency: 1, ratePerSecond: 10_000 }, leaseTtlMs: 300 });
+    const dyingRedis = new Redis(inject('redisUrl'));
+    const dying = new RedisServerLimiter({
+      redis: dyingRedis,
+      prefix,
+      defaults: { concurrency: 1, ratePerSecond: 10_000 },
+      breaker: { failureThreshold: 3, cooldownMs: 60_000 },
+      leaseTtlMs: 300,
+    });
     const survivor = limiter({ defaults: { concurrency: 1, ratePerSecond: 10_000 }, leaseTtlMs: 300 });
     permitOf(await dying.acquire(host)); // never released
+    // The worker dies: its connection goes, and its renewals with it.
+    dyingRedis.disconnect();
+    const diedAt = Date.now();
     expect((await survivor.acquire(host)).granted).toBe(false);
     const later = await until(async () => {
       const admission = await survivor.acquire(host);
       return admission.granted ? admission : undefined;
     });
     expect(later.granted).toBe(true);
+    // At most one lease (plus the renewal that may just have happened) after the death.
+    expect(Date.now() - diedAt).toBeLessThan(1000);
+  });
+
+  it('keeps the slot of a request that runs longer than its lease, renewing it until it is handed back', async () => {
+    const host = freshHost();
+    const [a, b] = [0, 1].map(() =>
+      limiter({ defaults: { concurrency: 1, ratePerSecond: 10_000 }, leaseTtlMs: 300 }),
+    ) as [RedisServerLimiter, RedisServerLimiter];
+    const running = permitOf(await a.acquire(host));
+    // Three leases long: without renewal the slot would have been given away twice over.
+    await new Promise((r) => setTimeout(r, 900));
+    expect(await b.acquire(host)).toMatchObject({ granted: false, reason: 'in_flight' });
+    await running.release('success');
+    expect((await b.acquire(host)).granted).toBe(true);
+  });
+
+  it('keeps the half-open probe to one while a slow probe runs past its lease', async () => {
+    const host = freshHost();
+    const settings = {
+      defaults: { concurrency: 10, ratePerSecond: 10_000 },
+      breaker: { failureThreshold: 1, cooldownMs: 100 },
+      leaseTtlMs: 300,
+    };
+    const [a, b] = [limiter(settings), limiter(settings)];
+    await permitOf(await a.acquire(host)).release('transient_failure');
+    await new Promise((r) => setTimeout(r, 150));
+    const probe = permitOf(await a.acquire(host));
+    expect(probe.probe).toBe(true);
+    await new Promise((r) => setTimeout(r, 900));
+    expect(await b.acquire(host)).toMatchObject({ granted: false, reason: 'breaker_open' });
+    await probe.release('success');
+    expect((await b.acquire(host)).granted).toBe(true);
+  });
+
+  it('books the next rate slot for a caller that claims it, which newcomers then cannot take', async () => {
+    const host = freshHost();
+    const [waiting, newcomer] = [0, 1].map(() =>
+      limiter({ defaults: { concurrency: 10, ratePerSecond: 5 } }),
+    ) as [RedisServerLimiter, RedisServerLimiter];
+    await permitOf(await waiting.acquire(host)).release('success');
+    const claimed = await waiting.acquire(host, { claimRate: true });
+    expect(claimed).toMatchObject({ granted: false, reason: 'rate', rateClaimed: true });
+    const claimedWait = (claimed as { waitMs: number }).waitMs;
+    // The newcomer must wait beyond the booked slot: a whole interval more.
+    const refused = await newcomer.acquire(host);
+    expect(refused).toMatchObject({ granted: false, reason: 'rate' });
+    expect((refused as { waitMs: number }).waitMs).toBeGreaterThan(claimedWait + 150);
+    // The claimant comes back for its slot without being asked for the rate again.
+    await new Promise((r) => setTimeout(r, claimedWait));
+    const granted = await waiting.acquire(host, { claimRate: true, rateClaimed: true });
+    expect(granted.granted).toBe(true);
+    if (granted.granted) await granted.permit.release('success');
   });
 
   it('spaces requests at the host rate and names the exact wait', async () => {

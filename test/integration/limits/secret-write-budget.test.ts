@@ -6,7 +6,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import { isProvisioningError, ProvisioningError } from '../../../src/failures/index.js';
-import { budgetSecretWrites, RedisWriteBudget } from '../../../src/limits/index.js';
+import {
+  RedisWriteBudget,
+  type SecretWriteTurnsOptions,
+  secretWriteTurns,
+  type WriteBudget,
+} from '../../../src/limits/index.js';
 import { createSecretStore, type SecretStore, type SecretWrite } from '../../../src/secrets/index.js';
 import { pipelineEnv } from '../pipeline/harness.js';
 
@@ -39,6 +44,17 @@ function throttling(store: SecretStore, perSecond: number): SecretStore & { thro
     close: () => store.close(),
   };
   return throttlingStore;
+}
+
+/** Each write takes a turn and waits for it, as the use case does before it writes credentials. */
+function budgetSecretWrites(store: SecretStore, budget: WriteBudget, options: SecretWriteTurnsOptions = {}) {
+  const turns = secretWriteTurns(budget, options);
+  return {
+    async write(write: SecretWrite) {
+      await (await turns.reserve()).wait();
+      return store.write(write);
+    },
+  };
 }
 
 const config = () => loadConfig(pipelineEnv('write-budget'));
@@ -92,7 +108,9 @@ describe('limits/secret write budget', () => {
       });
     });
     const writes = burst(20, 'budgeted');
-    const outcome = await settle(writes.map((write, i) => (workers[i % 2] as SecretStore).write(write)));
+    const outcome = await settle(
+      writes.map((write, i) => (workers[i % 2] as ReturnType<typeof budgetSecretWrites>).write(write)),
+    );
 
     expect(outcome).toEqual({ succeeded: 20, throttled: 0 });
     expect(quota.throttled).toBe(0);
@@ -143,7 +161,9 @@ describe('limits/secret write budget', () => {
       return budgetSecretWrites(late, new RedisWriteBudget({ redis, key, ratePerSecond: 10, jitterMs: 100 }));
     });
     const outcome = await settle(
-      burst(25, 'late').map((write, i) => (workers[i % 2] as SecretStore).write(write)),
+      burst(25, 'late').map((write, i) =>
+        (workers[i % 2] as ReturnType<typeof budgetSecretWrites>).write(write),
+      ),
     );
 
     expect(outcome).toEqual({ succeeded: 25, throttled: 0 });

@@ -78,6 +78,7 @@ describe('provisioning/runRegistration with an observer', () => {
       registrationRequest: (_ms, outcome) => calls.push(`registration:${outcome}`),
       secretWrite: (_ms, outcome) => calls.push(`secretWrite:${outcome}`),
       jobFinished: (report) => finished.push(report),
+      serverWaitExceeded: (reason) => calls.push(`waitExceeded:${reason}`),
     };
     await runRegistration(job('observed'), context('job-observed'), deps(observer));
 
@@ -113,7 +114,13 @@ describe('provisioning/runRegistration with an observer', () => {
       job('observer-broken'),
       context('job-broken'),
       deps(
-        { discovery: broken, registrationRequest: broken, secretWrite: broken, jobFinished: broken },
+        {
+          discovery: broken,
+          registrationRequest: broken,
+          secretWrite: broken,
+          jobFinished: broken,
+          serverWaitExceeded: broken,
+        },
         warnings,
       ),
     );
@@ -129,6 +136,7 @@ describe('provisioning/runRegistration with an observer', () => {
       registrationRequest: () => {},
       secretWrite: () => {},
       jobFinished: (report) => finished.push(report),
+      serverWaitExceeded: () => {},
     };
     await expect(
       runRegistration({ tenantId: 'bad' }, context('job-invalid'), deps(observer)),

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { publicAppMetadata } from '../../../src/dcr/index.js';
 import type { EventPublisher } from '../../../src/events/index.js';
+import { isProvisioningError } from '../../../src/failures/index.js';
 import type { HttpRequest, HttpResponse } from '../../../src/http/index.js';
 import {
   type Admission,
@@ -14,6 +15,7 @@ import {
 import {
   MemoryCheckpointStore,
   NOOP_OBSERVER,
+  type ProvisioningObserver,
   type RegistrationDeps,
   runRegistration,
 } from '../../../src/provisioning/index.js';
@@ -105,10 +107,25 @@ const payload = {
   requestedAt: new Date().toISOString(),
 };
 
+/** Refuses `host` for its first `times` asks (booking the rate when asked to), then grants. */
+function limiterRefusingFirst(host: string, times: number): ServerLimiter & { asks: string[] } {
+  const asks: string[] = [];
+  return {
+    asks,
+    async acquire(asked, options): Promise<Admission> {
+      asks.push(`${asked}${options?.claimRate ? ' claim' : ''}${options?.rateClaimed ? ' claimed' : ''}`);
+      if (asked === host && asks.filter((a) => a.startsWith(host)).length <= times) {
+        return { granted: false, waitMs: 20, reason: 'rate', rateClaimed: options?.claimRate === true };
+      }
+      return { granted: true, permit: { probe: false, release: async () => {} } };
+    },
+  };
+}
+
 describe('the use case when a server has no room', () => {
-  it('stops before the POST, reports no outcome and no event, and leaves the checkpoint untouched', async () => {
+  it('stops before the first request, reports no outcome and no event, and records only that the attempt waits', async () => {
     const http = fakeHttp();
-    const limiter = limiterRefusing(['auth.example']);
+    const limiter = limiterRefusing(['ehr.example']);
     const { value, published, outcomes } = deps(http, limiter);
     const before = { lostAttemptsAt: ['2026-01-01T00:00:00.000Z'] };
     const checkpoint = new MemoryCheckpointStore(before);
@@ -120,14 +137,70 @@ describe('the use case when a server has no room', () => {
     ).catch((err: unknown) => err);
 
     expect(error).toBeInstanceOf(ServerBusyError);
-    expect(error).toMatchObject({ host: 'auth.example', retryAfterMs: 750, reason: 'in_flight' });
-    // Discovery went out under its own host's permit; the POST never did.
-    expect(http.sent).toEqual([`GET ${BASE}/.well-known/smart-configuration`]);
-    expect(limiter.released).toEqual(['ehr.example success']);
-    expect(checkpoint.load()).toEqual(before);
+    expect(error).toMatchObject({ host: 'ehr.example', retryAfterMs: 750, reason: 'in_flight' });
+    expect(http.sent).toEqual([]);
+    expect(checkpoint.load()).toEqual({
+      ...before,
+      waiting: { attempt: 3, since: expect.any(String), host: 'ehr.example', reason: 'in_flight' },
+    });
     // Even on its last attempt, waiting is not failing.
     expect(outcomes).toEqual([]);
     expect(published).toEqual([]);
+  });
+
+  it('waits in process for a request after the first, booking its rate slot, instead of repeating discovery', async () => {
+    const http = fakeHttp();
+    const limiter = limiterRefusingFirst('auth.example', 2);
+    const { value, outcomes } = deps(http, limiter);
+    const outcome = await runRegistration(
+      payload,
+      { jobId: 'j3', attempt: 1, maxAttempts: 3, checkpoint: new MemoryCheckpointStore() },
+      value,
+    );
+    expect(outcome.clientId).toBe('fresh-client');
+    // One discovery GET and one POST: the POST's refusals were waited out, not turned into a restart.
+    expect(http.sent).toEqual([
+      `GET ${BASE}/.well-known/smart-configuration`,
+      'POST https://auth.example/register',
+    ]);
+    expect(limiter.asks).toEqual([
+      'ehr.example',
+      'auth.example claim',
+      'auth.example claim claimed',
+      'auth.example claim claimed',
+    ]);
+    expect(outcomes).toEqual(['completed']);
+  });
+
+  it('spends the attempt as rate_limited once it has waited longer than the bound, and announces it on the last one', async () => {
+    const http = fakeHttp();
+    const limiter = limiterRefusing(['ehr.example']);
+    const { value, published, outcomes } = deps(http, limiter);
+    let now = Date.parse('2026-12-01T00:00:00.000Z');
+    const exceeded: string[] = [];
+    const waitingDeps: RegistrationDeps = {
+      ...value,
+      now: () => new Date(now),
+      maxServerWaitMs: 60_000,
+      observer: { ...(value.observer as ProvisioningObserver), serverWaitExceeded: (r) => exceeded.push(r) },
+    };
+    const checkpoint = new MemoryCheckpointStore();
+    const context = { jobId: 'j4', attempt: 2, maxAttempts: 2, checkpoint };
+    const first = await runRegistration(payload, context, waitingDeps).catch((err: unknown) => err);
+    expect(first).toBeInstanceOf(ServerBusyError);
+    now += 59_000;
+    expect(await runRegistration(payload, context, waitingDeps).catch((err: unknown) => err)).toBeInstanceOf(
+      ServerBusyError,
+    );
+    now += 2_000;
+    const spent = await runRegistration(payload, context, waitingDeps).catch((err: unknown) => err);
+    expect(isProvisioningError(spent) && spent.code).toBe('rate_limited');
+    expect((spent as Error).message).toContain(
+      'server ehr.example had no room for this job for 1 min (in_flight)',
+    );
+    expect(exceeded).toEqual(['in_flight']);
+    expect(outcomes).toEqual(['failed']);
+    expect(published).toEqual(['client.registration_failed']);
   });
 
   it('registers once the server has room, holding a permit for each request', async () => {

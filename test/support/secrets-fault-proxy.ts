@@ -1,0 +1,119 @@
+// Faults Secrets Manager produces and moto will not: an HTTP proxy on loopback in front of moto that
+// answers each call as the test's rule says — pass it through, throttle it (AWS's 400
+// ThrottlingException), fail it (500 InternalServiceError), reset the connection before forwarding
+// (the call never reached the store), or forward it and then reset the connection (the call landed and
+// its answer was lost). It counts what it did per operation.
+
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** What the proxy does with one call. */
+export type SecretsFault = 'pass' | 'throttle' | 'fail' | 'reset' | 'lose-answer';
+
+/** One call as the rule sees it: the operation (`PutSecretValue`, ...) and how many came before it. */
+export interface SecretsCall {
+  operation: string;
+  /** Calls of this operation before this one. */
+  seen: number;
+  isWrite: boolean;
+}
+
+export interface SecretsFaultProxy {
+  /** The endpoint to give the SDK (AWS_ENDPOINT_URL_SECRETS_MANAGER). */
+  url: string;
+  /** Replaces the rule; the default passes everything. */
+  setRule(rule: (call: SecretsCall) => SecretsFault): void;
+  /** How often each fault was applied to each operation, e.g. `counts['PutSecretValue:lose-answer']`. */
+  readonly counts: Record<string, number>;
+  close(): Promise<void>;
+}
+
+const WRITES: ReadonlySet<string> = new Set(['CreateSecret', 'PutSecretValue']);
+
+export async function startSecretsFaultProxy(target: string): Promise<SecretsFaultProxy> {
+  const upstreamUrl = new URL(target);
+  const agent = new http.Agent({ keepAlive: true });
+  const counts: Record<string, number> = {};
+  const seen: Record<string, number> = {};
+  const sockets = new Set<Socket>();
+  let rule: (call: SecretsCall) => SecretsFault = () => 'pass';
+
+  const forward = (req: IncomingMessage, body: Buffer, onAnswer: (answer: IncomingMessage) => void) => {
+    const upstream = http.request(
+      {
+        host: upstreamUrl.hostname,
+        port: upstreamUrl.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent,
+      },
+      onAnswer,
+    );
+    upstream.on('error', () => req.socket.destroy());
+    upstream.end(body);
+  };
+
+  const awsError = (res: ServerResponse, status: number, type: string, message: string) => {
+    const body = JSON.stringify({ __type: type, message });
+    res.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.1',
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const operation = String(req.headers['x-amz-target'] ?? '').replace(/^secretsmanager\./, '');
+      const fault = rule({ operation, seen: seen[operation] ?? 0, isWrite: WRITES.has(operation) });
+      seen[operation] = (seen[operation] ?? 0) + 1;
+      counts[`${operation}:${fault}`] = (counts[`${operation}:${fault}`] ?? 0) + 1;
+      switch (fault) {
+        case 'pass':
+          forward(req, body, (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          });
+          return;
+        case 'throttle':
+          awsError(res, 400, 'ThrottlingException', 'Rate exceeded');
+          return;
+        case 'fail':
+          awsError(res, 500, 'InternalServiceError', 'We encountered an internal error. Please try again.');
+          return;
+        case 'reset':
+          req.socket.resetAndDestroy();
+          return;
+        case 'lose-answer':
+          forward(req, body, (answer) => {
+            answer.resume();
+            answer.on('end', () => req.socket.resetAndDestroy());
+          });
+          return;
+      }
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    setRule(next) {
+      rule = next;
+    },
+    counts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        agent.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
