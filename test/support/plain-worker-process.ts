@@ -1,6 +1,7 @@
 // A registration worker in its own process, configured from the environment exactly as in production,
 // so that a test can run a fleet of two. It reports 'ready' to the parent (IPC), forwards its log lines
 // as `{ log: line }` messages, and stops cleanly on SIGTERM or when the parent goes away.
+// TEST_LOCK_DURATION_MS shortens its job locks, so a test that kills it sees its jobs stall soon.
 
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/index.js';
@@ -10,7 +11,11 @@ const logger = createLogger({
   level: 'debug',
   destination: { write: (line: string) => process.send?.({ log: line }) },
 });
-const running = await startRegistrationWorker(loadConfig(), { logger });
+const lockDuration = Number(process.env.TEST_LOCK_DURATION_MS) || undefined;
+const running = await startRegistrationWorker(loadConfig(), {
+  logger,
+  ...(lockDuration ? { workerOptions: { lockDuration, stalledInterval: lockDuration / 4 } } : {}),
+});
 const stop = () => {
   running.close().finally(() => process.exit(0));
 };

@@ -127,8 +127,9 @@ describe('observability in a running pipeline', () => {
     expect(value('dcr_registration_request_duration_seconds_count{outcome="failure"}')).toBe(2);
     expect(value('dcr_secret_write_duration_seconds_count{outcome="success"}')).toBe(3);
     expect(value('dcr_secret_store_calls_total{operation="write",outcome="success"}')).toBe(3);
-    // The initial access token is read back from the store by reference.
-    expect(value('dcr_secret_store_calls_total{operation="readCurrent",outcome="success"}')).toBe(1);
+    // Each of the five attempts asks which client is stored already (and for which base URL) before it
+    // POSTs, and the initial access token is read back from the store by reference.
+    expect(value('dcr_secret_store_calls_total{operation="readCurrent",outcome="success"}')).toBe(6);
     expect(value('dcr_queue_jobs{state="completed"}')).toBe(3);
     expect(value('dcr_queue_jobs{state="failed"}')).toBe(1);
     expect(value('dcr_queue_jobs{state="waiting"}')).toBe(0);

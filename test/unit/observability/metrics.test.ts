@@ -25,6 +25,7 @@ const DOCUMENTED = {
   dcr_secret_store_calls_total: { type: 'counter', labels: ['operation', 'outcome'] },
   dcr_queue_jobs: { type: 'gauge', labels: ['state'] },
   dcr_jobs_delayed_total: { type: 'counter', labels: ['reason'] },
+  dcr_jobs_server_wait_exceeded_total: { type: 'counter', labels: ['reason'] },
   dcr_server_breakers_open: { type: 'gauge', labels: [] },
   dcr_secret_write_wait_seconds: { type: 'histogram', labels: [] },
 } as const;
