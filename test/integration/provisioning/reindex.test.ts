@@ -1,7 +1,8 @@
 // `reindex` rebuilds the registry from the secret store alone: registrations made by the real worker
 // against oidc-provider (moto as the store), the registry wiped, then rebuilt and compared with what it
 // was. Foreign secrets and initial access tokens under the prefix are skipped with a reason, paging
-// follows the store's page tokens (an empty page included), and no secret value comes back.
+// follows the store's page tokens (an empty page included), a secret at a name of the old rule is
+// reported as misplaced, and no secret value comes back.
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -257,6 +258,46 @@ describe('reindexRegistry', () => {
     expect(outcome).toMatchObject({ scanned: 7, indexed: 3, skippedTotal: 4 });
     const after = await Promise.all(keys.map((key) => pipeline.registry.get(key)));
     expect(after.map(facts)).toEqual(before.map(facts));
+  });
+
+  it('reports a secret written under the old naming rule (no hash) as belonging at its new name', async () => {
+    const files = new FileSecretStore({ rootDir: mkdtempSync(path.join(tmpdir(), 'dcr-reindex-old-')) });
+    const registry = new RegistrationRegistry({
+      redis: pipeline.redis,
+      prefix: `${pipeline.config.QUEUE_PREFIX}-old`,
+    });
+    const fhirBaseUrl = 'https://EHR.example/fhir/R4';
+    const value = JSON.stringify({ client_id: 'old-client', fhir_base_url: fhirBaseUrl });
+    const newName = registrationSecretName('old/', 'acme-health', fhirBaseUrl);
+    try {
+      await files.write({
+        name: 'old/acme-health/ehr.example_fhir_r4',
+        value,
+        clientRequestToken: 'reindex-test-old-rule-0123456789abcdef',
+      });
+      await files.write({
+        name: newName,
+        value,
+        clientRequestToken: 'reindex-test-new-rule-0123456789abcdef',
+      });
+      const outcome = await reindexRegistry({ secretStore: files, registry, secretNamePrefix: 'old/' });
+      expect(outcome).toEqual({
+        scanned: 2,
+        indexed: 1,
+        skippedTotal: 1,
+        skipped: [
+          {
+            secretId: 'old/acme-health/ehr.example_fhir_r4',
+            reason: `tenant acme-health and its fhir_base_url ${fhirBaseUrl} belong at ${newName}`,
+          },
+        ],
+      });
+      expect(newName).toMatch(/^old\/acme-health\/ehr\.example_fhir_r4-[0-9a-f]{8}$/);
+      expect((await registry.get(registrationKey('acme-health', fhirBaseUrl)))?.secretId).toBe(newName);
+    } finally {
+      await wipeRegistry(`${pipeline.config.QUEUE_PREFIX}-old`);
+      await files.close();
+    }
   });
 
   it('works on the file store too: follows an empty page with a token, finishes a page before listing the next, reads at most 8 at once', async () => {

@@ -77,9 +77,20 @@ describe('queue/registrationRequestSchema with a secret name prefix', () => {
     ]);
   });
 
+  it('accepts a base URL too long for a whole secret name, whose name is shortened to fit', () => {
+    expect(issues({ ...valid, fhirBaseUrl: `https://ehr.example/${'p'.repeat(600)}` })).toEqual([]);
+  });
+
   it('answers up front when the base URL leads to a secret name Secrets Manager refuses', () => {
-    const long = { ...valid, fhirBaseUrl: `https://ehr.example/${'p'.repeat(500)}` };
-    expect(issues(long).map((i) => i.path)).toEqual(['fhirBaseUrl']);
+    // The registration's name is shortened to 512 characters; the token's name beside it cannot be.
+    const long = {
+      ...valid,
+      fhirBaseUrl: `https://ehr.example/${'p'.repeat(600)}`,
+      initialAccessToken: { value: 'iat' },
+    };
+    expect(issues(long)).toEqual([
+      { path: 'fhirBaseUrl', message: expect.stringMatching(/512.*use a shorter base URL or tenant id$/) },
+    ]);
   });
 
   it('accepts a private IP literal only when it is allow-listed', () => {
