@@ -1,10 +1,12 @@
 // The sweep-registrations job type, run by the `rotation-sweep` job scheduler: enqueues the rotations
-// that are due. Reports progress (registrations found so far) to the board as it pages.
+// that are due. Reports progress (registrations found so far) to the board as it pages, and the
+// refused ones in one log line per sweep.
 
 import type { Processor } from 'bullmq';
 import {
   type SweepDeps,
   type SweepOutcome,
+  type SweepRefusals,
   type SweepSettings,
   sweepDueRegistrations,
 } from '../src/provisioning/index.js';
@@ -17,9 +19,27 @@ export function sweepRegistrationsProcessor(
   settings: SweepSettings,
   log?: { warn(obj: object, msg?: string): void },
 ): Processor<Record<string, never>, SweepOutcome> {
-  return (job) =>
-    sweepDueRegistrations(deps, settings, async (progress, refusals) => {
-      for (const refusal of refusals) log?.warn({ jobId: job.id }, `rotation not enqueued: ${refusal}`);
-      await job.updateProgress(progress);
-    });
+  return async (job) => {
+    let refusals: SweepRefusals | undefined;
+    try {
+      return await sweepDueRegistrations(deps, settings, async (progress, soFar) => {
+        refusals = soFar;
+        await job.updateProgress(progress);
+      });
+    } finally {
+      // One line per sweep, however many were refused (also when the sweep failed part-way).
+      if (refusals && refusals.count > 0) {
+        const reasons = Object.entries(refusals.byReason).map(([reason, count]) => `${count} ${reason}`);
+        log?.warn(
+          {
+            jobId: job.id,
+            refused: refusals.count,
+            byReason: refusals.byReason,
+            examples: refusals.examples,
+          },
+          `rotation sweep: ${refusals.count} due rotations not enqueued (${reasons.join(', ')}); the first ${refusals.examples.length} are in examples`,
+        );
+      }
+    }
+  };
 }

@@ -1,5 +1,5 @@
 // `dcr-provisioner enqueue`: one request from flags, or many from an NDJSON file (one JSON request per
-// line) with progress and a summary of the rejected lines by line number.
+// line) with progress and a summary of the lines not queued, by line number.
 
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -55,6 +55,10 @@ async function enqueueOne(context: ProducerContext, options: SingleOptions): Pro
     printIssues('error: ', result.issues);
     throw new CommandFailed();
   }
+  if (result.status === 'conflict' || result.status === 'unavailable') {
+    process.stderr.write(`error: not queued: ${result.message}\n`);
+    throw new CommandFailed();
+  }
   process.stdout.write(`${result.jobId}\n`);
   if (result.status === 'already_queued') {
     process.stderr.write('already queued: a job for this tenant and server is waiting or running\n');
@@ -65,6 +69,13 @@ interface Line {
   lineNumber: number;
   request?: unknown;
   issues?: RequestIssue[];
+}
+
+/** A line that was valid and still not queued: why, in the producer's words. */
+interface NotQueued {
+  lineNumber: number;
+  status: 'conflict' | 'unavailable';
+  message: string;
 }
 
 async function* ndjsonLines(file: string): AsyncGenerator<Line> {
@@ -89,7 +100,7 @@ async function countLines(file: string): Promise<number> {
   }
 }
 
-/** Fails (exit 1) when any line was rejected, so scripts notice; the accepted lines stay queued. */
+/** Fails (exit 1) when any line was not queued, so scripts notice; the accepted lines stay queued. */
 async function enqueueFile(context: ProducerContext, file: string): Promise<void> {
   const total = await countLines(file);
   const bar = new SingleBar({
@@ -99,8 +110,9 @@ async function enqueueFile(context: ProducerContext, file: string): Promise<void
     notTTYSchedule: 2000,
   });
   bar.start(total, 0);
-  const counts = { queued: 0, already_queued: 0, rejected: 0 };
+  const counts = { queued: 0, already_queued: 0, conflict: 0, unavailable: 0, rejected: 0 };
   const rejected: Line[] = [];
+  const notQueued: NotQueued[] = [];
 
   const flush = async (batch: Line[]) => {
     const valid = batch.filter((line) => line.issues === undefined);
@@ -109,6 +121,9 @@ async function enqueueFile(context: ProducerContext, file: string): Promise<void
       const result = results[i] as EnqueueResult;
       if (result.status === 'invalid') line.issues = result.issues;
       else counts[result.status] += 1;
+      if (result.status === 'conflict' || result.status === 'unavailable') {
+        notQueued.push({ lineNumber: line.lineNumber, status: result.status, message: result.message });
+      }
     });
     for (const line of batch.filter((l) => l.issues)) {
       counts.rejected += 1;
@@ -128,11 +143,21 @@ async function enqueueFile(context: ProducerContext, file: string): Promise<void
   if (batch.length > 0) await flush(batch);
   bar.stop();
 
-  process.stdout.write(
-    `queued ${counts.queued}, already queued ${counts.already_queued}, rejected ${counts.rejected} (of ${total} lines)\n`,
-  );
+  // The outcomes that need a second try are counted only when they occurred, so the usual line stays short.
+  const parts = [
+    `queued ${counts.queued}`,
+    `already queued ${counts.already_queued}`,
+    ...(counts.conflict > 0 ? [`conflict ${counts.conflict}`] : []),
+    ...(counts.unavailable > 0 ? [`unavailable ${counts.unavailable}`] : []),
+    `rejected ${counts.rejected}`,
+  ];
+  process.stdout.write(`${parts.join(', ')} (of ${total} lines)\n`);
   for (const line of rejected) printIssues(`line ${line.lineNumber}: `, line.issues ?? []);
-  if (counts.rejected > 0) throw new CommandFailed();
+  // Not rejected, not queued either: send these lines again (after the rotation, or later).
+  for (const line of notQueued) {
+    process.stderr.write(`line ${line.lineNumber}: ${line.status}: ${line.message}\n`);
+  }
+  if (counts.rejected > 0 || notQueued.length > 0) throw new CommandFailed();
 }
 
 export function enqueueCommand(): Command {

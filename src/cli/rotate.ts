@@ -47,6 +47,7 @@ export function rotateCommand(): Command {
                 .join('; '),
             );
           case 'not_found':
+          case 'unavailable':
             process.stderr.write(`error: ${result.message}\n`);
             throw new CommandFailed();
           default:

@@ -123,7 +123,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
     );
     const results = await app.producer.enqueueMany(requests);
     write(
-      `enqueued ${results.filter((r) => r.status !== 'invalid').length} sample tenants; waiting for them:\n`,
+      `enqueued ${results.filter((r) => r.status === 'queued' || r.status === 'already_queued').length} sample tenants; waiting for them:\n`,
     );
 
     const outcomes = await waitForOutcomes(

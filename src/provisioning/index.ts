@@ -39,4 +39,11 @@ export { type DeletionOutcome, runDeletion } from './run-deletion.js';
 export { type RegistrationOutcome, runRegistration } from './run-registration.js';
 export { type RotationOutcome, runRotation } from './run-rotation.js';
 export { readStoredCredentials, type StoredCredentials, secretValue } from './secret-value.js';
-export { type SweepDeps, type SweepOutcome, type SweepSettings, sweepDueRegistrations } from './sweep.js';
+export {
+  MAX_REFUSAL_EXAMPLES,
+  type SweepDeps,
+  type SweepOutcome,
+  type SweepRefusals,
+  type SweepSettings,
+  sweepDueRegistrations,
+} from './sweep.js';

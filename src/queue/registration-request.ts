@@ -6,7 +6,12 @@ import { z } from 'zod';
 import { checkClientMetadata } from '../dcr/index.js';
 import { REGISTRATION_REASONS } from '../events/index.js';
 import { checkOutboundUrl } from '../http/index.js';
-import { initialAccessTokenSecretName, registrationSecretName, secretNameProblem } from '../secrets/index.js';
+import {
+  initialAccessTokenSecretName,
+  MAX_SECRET_VALUE_BYTES,
+  registrationSecretName,
+  secretNameProblem,
+} from '../secrets/index.js';
 
 export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -109,9 +114,24 @@ function checkSecretNames(rules: RequestRules, request: SecretNameInputs, ctx: z
   }
 }
 
+// A token given by value is stored as a secret of its own before the job is queued, so one the store
+// cannot hold is bad input, refused here before anything is written. The message gives its size only.
+const initialAccessTokenValue = z
+  .string()
+  .min(1, 'must not be empty')
+  .superRefine((value, ctx) => {
+    const bytes = Buffer.byteLength(value, 'utf8');
+    if (bytes > MAX_SECRET_VALUE_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `is ${bytes} bytes of UTF-8, more than the ${MAX_SECRET_VALUE_BYTES} the secret store holds; send the token alone`,
+      });
+    }
+  });
+
 /** What a producer accepts: the initial access token may come as a value, which is stored first. */
 const initialAccessTokenInput = z
-  .union([secretReference, z.strictObject({ value: z.string().min(1, 'must not be empty') })], {
+  .union([secretReference, z.strictObject({ value: initialAccessTokenValue })], {
     error: 'must be {"secretId": "..."} or {"value": "..."}',
   })
   .optional();

@@ -14,7 +14,7 @@ import {
   type StatusSources,
   tenantStatuses,
 } from '../queue/index.js';
-import { fromDependency } from './error-replies.js';
+import { DependencyUnavailableError, fromDependency } from './error-replies.js';
 
 /** Requests per bulk call; larger batches are refused whole, so a client learns to split them. */
 export const BULK_MAX_REQUESTS = 1000;
@@ -57,6 +57,11 @@ function invalid(issues: Array<{ path: string; message: string }>) {
   return { error: 'invalid_request', issues } as const;
 }
 
+/** One request's token could not be stored for now: for a single request that is an outage (503). */
+function storeUnavailable(message: string): DependencyUnavailableError {
+  return new DependencyUnavailableError('the secret store', { cause: new Error(message) });
+}
+
 /** Reasons a caller may give for a rotation; `scheduled` is the sweep's, `onboarding` a registration's. */
 const CALLER_ROTATION_REASONS: readonly unknown[] = ['manual', 'rotation'];
 
@@ -93,6 +98,10 @@ export async function registrationRoutes(
     switch (result.status) {
       case 'invalid':
         return reply.code(400).send(invalid(result.issues));
+      case 'conflict':
+        return reply.code(409).send({ error: 'conflict', jobId: result.jobId, message: result.message });
+      case 'unavailable':
+        throw storeUnavailable(result.message);
       case 'queued':
         return reply.code(202).send({ jobId: result.jobId, status: 'queued' });
       case 'already_queued':
@@ -106,14 +115,13 @@ export async function registrationRoutes(
     const results = await fromDependency('the registration queue', options.bulkDependencyTimeoutMs, () =>
       producer.enqueueMany(body.data.requests),
     );
-    const summary = { queued: 0, already_queued: 0, invalid: 0 };
+    const summary = { queued: 0, already_queued: 0, conflict: 0, invalid: 0, unavailable: 0 };
     const items = results.map((result, index) => {
       summary[result.status] += 1;
-      return result.status === 'invalid'
-        ? { index, status: result.status, issues: result.issues }
-        : { index, status: result.status, jobId: result.jobId };
+      return { index, ...result };
     });
-    // 207: the call succeeded, each item says how it fared; one bad item never rejects the others.
+    // 207: the call succeeded, each item says how it fared; one bad item never rejects the others (an
+    // item whose token the store could not take for now is `unavailable`, alone).
     return reply.code(207).send({ results: items, summary });
   });
 
@@ -134,6 +142,8 @@ export async function registrationRoutes(
     switch (result.status) {
       case 'invalid':
         return reply.code(400).send(invalid(result.issues));
+      case 'unavailable':
+        throw storeUnavailable(result.message);
       case 'not_found':
         return reply.code(404).send({ error: 'not_found', message: result.message });
       case 'queued':

@@ -1,9 +1,11 @@
 // The rotation sweep and its job scheduler, against real Redis, moto and oidc-provider. Time is
 // controlled by the sweep's injected clock and by servers whose secrets expire soon or late.
 
+import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sweepRegistrationsProcessor } from '../../../jobs/sweep-registrations.js';
 import { confidentialSymmetricMetadata } from '../../../src/dcr/index.js';
-import { sweepDueRegistrations } from '../../../src/provisioning/index.js';
+import { MAX_REFUSAL_EXAMPLES, sweepDueRegistrations } from '../../../src/provisioning/index.js';
 import { JOB_NAMES, ROTATION_SWEEP_SCHEDULER, upsertRotationSweep } from '../../../src/queue/index.js';
 import { RegistrationRegistry } from '../../../src/registry/index.js';
 import { type SmartServer, startSmartServer } from '../../fixtures/smart-server.js';
@@ -221,6 +223,60 @@ describe('rotation sweep', () => {
     expect(
       await pipeline.redis.zscore(`${pipeline.config.QUEUE_PREFIX}-paging:rotation:expiry`, 'key-7'),
     ).toBeNull();
+  });
+  it('logs the refusals of a sweep in one line: the count, the counts by reason and the first examples', async () => {
+    const registry = new RegistrationRegistry({
+      redis: pipeline.redis,
+      prefix: `${pipeline.config.QUEUE_PREFIX}-refusals`,
+    });
+    // As after ALLOW_INSECURE_LOCALHOST was turned off: 1,200 stored plain-http URLs the rules now
+    // refuse, over three pages, and 5 registrations the producer's registry does not know.
+    const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+    const stored = (i: number, fhirBaseUrl: string) =>
+      registry.recordStored(`r-${i}`, {
+        tenantId: `r-${i}`,
+        fhirBaseUrl,
+        clientId: `c-${i}`,
+        secretId: `dcr/r-${i}/ehr.example_fhir`,
+        secretVersionId: 'v1',
+        registeredAt: new Date(Date.now() - DAY_S * 1000).toISOString(),
+        clientSecretExpiresAt: expiresAt + i,
+        managed: true,
+      });
+    for (let i = 0; i < 1200; i += 300)
+      await Promise.all(
+        Array.from({ length: 300 }, (_, j) => stored(i + j, `http://ehr.example/fhir/r-${i + j}`)),
+      );
+    await Promise.all(
+      Array.from({ length: 5 }, (_, j) => stored(1200 + j, `https://ehr.example/fhir/r-${1200 + j}`)),
+    );
+
+    const lines: Array<{ obj: Record<string, unknown>; msg: string | undefined }> = [];
+    const sweep = sweepRegistrationsProcessor(
+      { registry, enqueueRotations: (requests) => pipeline.producer.enqueueRotations(requests) },
+      { rotateBeforeExpirySeconds: WEEK_S },
+      { warn: (obj, msg) => lines.push({ obj: obj as Record<string, unknown>, msg }) },
+    );
+    const job = { id: 'sweep-refusals', updateProgress: async () => {} } as unknown as Job;
+    const outcome = await sweep(job, 'token');
+
+    expect(outcome).toEqual({ due: 1205, queued: 0, alreadyQueued: 0, refused: 1205 });
+    expect(lines).toHaveLength(1);
+    const [line] = lines;
+    expect(line?.obj).toMatchObject({
+      jobId: 'sweep-refusals',
+      refused: 1205,
+      byReason: { 'invalid fhirBaseUrl': 1200, not_found: 5 },
+    });
+    expect(line?.msg).toContain('1205 due rotations not enqueued');
+    expect(line?.msg).toContain('1200 invalid fhirBaseUrl');
+    const examples = line?.obj.examples as string[];
+    expect(examples).toHaveLength(MAX_REFUSAL_EXAMPLES);
+    for (const example of examples) {
+      expect(example).toMatch(
+        /^r-\d+ http:\/\/ehr\.example\/fhir\/r-\d+: fhirBaseUrl must be an absolute https URL/,
+      );
+    }
   });
 });
 

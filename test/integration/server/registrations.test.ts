@@ -4,9 +4,22 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicAppMetadata } from '../../../src/dcr/index.js';
+import { ProvisioningError } from '../../../src/failures/index.js';
+import {
+  JOB_NAMES,
+  producerSettingsFromConfig,
+  RegistrationProducer,
+  registrationKey,
+} from '../../../src/queue/index.js';
+import {
+  createSecretStore,
+  initialAccessTokenSecretName,
+  MAX_SECRET_VALUE_BYTES,
+  type SecretWrite,
+} from '../../../src/secrets/index.js';
 import { BULK_MAX_REQUESTS } from '../../../src/server/index.js';
 import { type Pipeline, startPipeline } from '../pipeline/harness.js';
-import { call, serverFor, TEST_TOKEN } from './server-harness.js';
+import { call, scheduleTokenSecretDeletion, serverFor, TEST_TOKEN } from './server-harness.js';
 
 let pipeline: Pipeline;
 let app: FastifyInstance;
@@ -31,6 +44,26 @@ const post = (payload: unknown, url = '/v1/registrations') =>
 
 function issuePaths(body: { issues?: Array<{ path: string }> }): string[] {
   return (body.issues ?? []).map((issue) => issue.path);
+}
+
+const fhirBaseUrlOf = (tenantId: string) => request(tenantId).fhirBaseUrl;
+const tokenSecretOf = (tenantId: string) =>
+  initialAccessTokenSecretName(pipeline.config.SECRET_NAME_PREFIX, tenantId, fhirBaseUrlOf(tenantId));
+
+const tokenSecretScheduledForDeletion = (tenantId: string) =>
+  scheduleTokenSecretDeletion(pipeline, tenantId, fhirBaseUrlOf(tenantId));
+
+/** What a completed registration leaves in the registry, so a rotation of it may be queued. */
+async function registered(tenantId: string): Promise<void> {
+  await pipeline.registry.recordStored(registrationKey(tenantId, fhirBaseUrlOf(tenantId)), {
+    tenantId,
+    fhirBaseUrl: fhirBaseUrlOf(tenantId),
+    clientId: `client-of-${tenantId}`,
+    secretId: `${pipeline.config.SECRET_NAME_PREFIX}${tenantId}/ehr.example_fhir_${tenantId}`,
+    secretVersionId: 'v1',
+    registeredAt: new Date().toISOString(),
+    managed: true,
+  });
 }
 
 describe('POST /v1/registrations', () => {
@@ -195,6 +228,244 @@ describe('initial access token given by value', () => {
   });
 });
 
+describe('an initial access token the secret store cannot take', () => {
+  it('answers 400 naming initialAccessToken.value for a value over 65,536 bytes of UTF-8, and stores nothing', async () => {
+    // 32,769 characters, 65,538 bytes: the limit is the store's, in bytes.
+    const value = 'é'.repeat(MAX_SECRET_VALUE_BYTES / 2 + 1);
+    const res = await post(request('iat-big', { initialAccessToken: { value } }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      error: 'invalid_request',
+      issues: [
+        {
+          path: 'initialAccessToken.value',
+          message: expect.stringContaining(String(MAX_SECRET_VALUE_BYTES)),
+        },
+      ],
+    });
+    expect(res.body).not.toContain('éééé');
+    expect(await pipeline.secretStore.readCurrent(tokenSecretOf('iat-big'))).toBeUndefined();
+    expect(await pipeline.registry.keysOfTenant('iat-big')).toEqual([]);
+  });
+
+  it("answers 400 naming initialAccessToken.value with the store's reason when the store refuses it, and queues nothing", async () => {
+    await tokenSecretScheduledForDeletion('iat-refused');
+    const value = 'iat-refused-by-the-store-4b1e-never-shown';
+    const res = await post(request('iat-refused', { initialAccessToken: { value } }));
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['retry-after']).toBeUndefined();
+    expect(res.json()).toEqual({
+      error: 'invalid_request',
+      issues: [
+        {
+          path: 'initialAccessToken.value',
+          message: expect.stringMatching(/^the secret store refused to store it: .*scheduled for deletion/),
+        },
+      ],
+    });
+    expect(res.json().issues[0].message).toContain('restore-secret');
+    expect(res.body).not.toContain(value);
+    expect(await pipeline.registry.keysOfTenant('iat-refused')).toEqual([]);
+  });
+
+  it('fails only the bulk items whose token cannot be stored; the others are queued', async () => {
+    await tokenSecretScheduledForDeletion('bulk-iat-refused');
+    const good = 'iat-good-bulk-item-5d2a';
+    const res = await post(
+      {
+        requests: [
+          request('bulk-iat-a'),
+          request('bulk-iat-refused', { initialAccessToken: { value: 'iat-refused-in-bulk-9c0f' } }),
+          request('bulk-iat-big', { initialAccessToken: { value: 'x'.repeat(MAX_SECRET_VALUE_BYTES + 1) } }),
+          request('bulk-iat-b', { initialAccessToken: { value: good } }),
+        ],
+      },
+      '/v1/registrations/bulk',
+    );
+    expect(res.statusCode).toBe(207);
+    const { results, summary } = res.json();
+    expect(results.map((r: { status: string }) => r.status)).toEqual([
+      'queued',
+      'invalid',
+      'invalid',
+      'queued',
+    ]);
+    expect(results[1].issues).toEqual([
+      {
+        path: 'initialAccessToken.value',
+        message: expect.stringContaining('the secret store refused to store it'),
+      },
+    ]);
+    expect(issuePaths(results[2])).toEqual(['initialAccessToken.value']);
+    expect(summary).toEqual({ queued: 2, already_queued: 0, conflict: 0, invalid: 2, unavailable: 0 });
+    for (const index of [0, 3]) expect(await pipeline.queue.getJob(results[index].jobId)).toBeDefined();
+    expect((await pipeline.secretStore.readCurrent(tokenSecretOf('bulk-iat-b')))?.value).toBe(good);
+    expect(await pipeline.secretStore.readCurrent(tokenSecretOf('bulk-iat-big'))).toBeUndefined();
+  });
+});
+
+describe('an initial access token the secret store fails to take for now', () => {
+  // moto cannot be made to throttle one secret on demand, and a fault proxy in front of it fails every
+  // write at once; so the real store is wrapped to fail, as the AWS adapter does under throttling, for
+  // the token secrets of tenants whose id starts with "down-".
+  let flakyApp: FastifyInstance;
+  const writesTried: string[] = [];
+  beforeAll(async () => {
+    const flaky = createSecretStore(pipeline.config);
+    const write = flaky.write.bind(flaky);
+    flaky.write = (input: SecretWrite) => {
+      const down = input.name.startsWith(`${pipeline.config.SECRET_NAME_PREFIX}down-`);
+      if (!down) return write(input);
+      writesTried.push(input.name);
+      return Promise.reject(
+        new ProvisioningError(
+          'secret_store_unavailable',
+          `cannot write secret ${input.name}: Secrets Manager is throttling requests (ThrottlingException); retry later`,
+        ),
+      );
+    };
+    const producer = new RegistrationProducer({
+      queue: pipeline.queue,
+      secretStore: flaky,
+      registry: pipeline.registry,
+      ...producerSettingsFromConfig(pipeline.config),
+    });
+    flakyApp = await serverFor(pipeline, { producer });
+    return async () => {
+      await flakyApp.close();
+      await flaky.close();
+    };
+  });
+
+  const flakyPost = (payload: unknown, url = '/v1/registrations') =>
+    call(flakyApp, { method: 'POST', url, payload: payload as object });
+
+  it('answers 503 with Retry-After for a single request: that is an outage, and nothing is queued', async () => {
+    const res = await flakyPost(
+      request('down-single', { initialAccessToken: { value: 'iat-down-single-1' } }),
+    );
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.json()).toEqual({ error: 'unavailable' });
+    expect(await pipeline.registry.keysOfTenant('down-single')).toEqual([]);
+  });
+
+  it('answers the bulk item alone as unavailable with a message, and queues the others', async () => {
+    const res = await flakyPost(
+      {
+        requests: [
+          request('down-bulk-a', { initialAccessToken: { value: 'iat-down-bulk-a-1' } }),
+          request('up-bulk-b', { initialAccessToken: { value: 'iat-up-bulk-b-1' } }),
+          request('up-bulk-c'),
+        ],
+      },
+      '/v1/registrations/bulk',
+    );
+    expect(res.statusCode).toBe(207);
+    const { results, summary } = res.json();
+    expect(results[0]).toEqual({
+      index: 0,
+      status: 'unavailable',
+      message: expect.stringMatching(/could not be stored.*throttling.*send it again later/),
+    });
+    expect(results.slice(1).map((r: { status: string }) => r.status)).toEqual(['queued', 'queued']);
+    expect(summary).toEqual({ queued: 2, already_queued: 0, conflict: 0, invalid: 0, unavailable: 1 });
+    expect(await pipeline.registry.keysOfTenant('down-bulk-a')).toEqual([]);
+  });
+
+  it('stops writing tokens after three failures in a row, and still queues the items without one', async () => {
+    writesTried.length = 0;
+    const res = await flakyPost(
+      {
+        requests: [
+          ...['down-row-1', 'down-row-2', 'down-row-3', 'down-row-4', 'down-row-5'].map((tenantId) =>
+            request(tenantId, { initialAccessToken: { value: `iat-${tenantId}` } }),
+          ),
+          request('up-row-6'),
+        ],
+      },
+      '/v1/registrations/bulk',
+    );
+    const { results, summary } = res.json();
+    expect(writesTried).toHaveLength(3);
+    expect(summary).toMatchObject({ queued: 1, unavailable: 5 });
+    expect(results[3].message).toContain('failed for the 3 tokens of this batch before it');
+  });
+});
+
+describe('a registration while a rotation of the same tenant and server waits', () => {
+  async function rotationWaiting(tenantId: string): Promise<string> {
+    await registered(tenantId);
+    const rotation = await pipeline.producer.enqueueRotation({
+      tenantId,
+      fhirBaseUrl: fhirBaseUrlOf(tenantId),
+      reason: 'manual',
+    });
+    expect(rotation.status).toBe('queued');
+    return (rotation as { jobId: string }).jobId;
+  }
+
+  it("answers 409 conflict with the rotation's job id and says to send it again, and queues nothing", async () => {
+    const rotationJobId = await rotationWaiting('conflict-one');
+    const res = await post(
+      request('conflict-one', {
+        clientMetadata: publicAppMetadata({ redirectUris: ['https://new.example/cb'] }),
+      }),
+    );
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toEqual({ error: 'conflict', jobId: rotationJobId, message: expect.any(String) });
+    const { message } = res.json();
+    expect(message).toContain('rotation');
+    expect(message).toContain(rotationJobId);
+    expect(message).toContain('was not queued');
+    expect(message).toContain('send it again once that job has finished');
+    const rotation = await pipeline.queue.getJob(rotationJobId);
+    expect(rotation?.name).toBe(JOB_NAMES.rotateClient);
+    const record = await pipeline.registry.get(
+      registrationKey('conflict-one', fhirBaseUrlOf('conflict-one')),
+    );
+    expect(record?.latestJobId).toBe(rotationJobId);
+  });
+
+  it('answers 409 before storing a token given by value, so the rotation keeps its own', async () => {
+    const rotationJobId = await rotationWaiting('conflict-iat');
+    const res = await post(
+      request('conflict-iat', { initialAccessToken: { value: 'iat-not-for-the-rotation-1' } }),
+    );
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({ error: 'conflict', jobId: rotationJobId });
+    expect(await pipeline.secretStore.readCurrent(tokenSecretOf('conflict-iat'))).toBeUndefined();
+  });
+
+  it('reports the item as conflict in a bulk request, counted in the summary', async () => {
+    const rotationJobId = await rotationWaiting('conflict-bulk');
+    const res = await post(
+      {
+        requests: [
+          request('conflict-bulk'),
+          request('conflict-bulk-other'),
+          request('conflict-bulk', { initialAccessToken: { value: 'iat-conflict-bulk-1' } }),
+          // A repeat within the batch shares the first one's answer, never the id of a job not queued.
+          request('conflict-bulk'),
+        ],
+      },
+      '/v1/registrations/bulk',
+    );
+    expect(res.statusCode).toBe(207);
+    const { results, summary } = res.json();
+    expect(results[0]).toEqual({
+      index: 0,
+      status: 'conflict',
+      jobId: rotationJobId,
+      message: expect.stringContaining(rotationJobId),
+    });
+    expect(results[1]).toMatchObject({ status: 'queued' });
+    expect(results[2]).toMatchObject({ status: 'conflict', jobId: rotationJobId });
+    expect(results[3]).toMatchObject({ status: 'conflict', jobId: rotationJobId });
+    expect(summary).toEqual({ queued: 1, already_queued: 0, conflict: 3, invalid: 0, unavailable: 0 });
+  });
+});
+
 describe('POST /v1/registrations/bulk', () => {
   it('answers 207 with one result per item in order and the counts; bad items reject nothing else', async () => {
     const res = await post(
@@ -226,7 +497,7 @@ describe('POST /v1/registrations/bulk', () => {
     expect(issuePaths(results[1])).toEqual(['tenantId']);
     expect(issuePaths(results[4])).toEqual(expect.arrayContaining(['fhirBaseUrl', 'clientMetadata']));
     expect(results[5].issues).toEqual([{ path: 'unexpected', message: 'is not a known field' }]);
-    expect(summary).toEqual({ queued: 3, already_queued: 1, invalid: 3 });
+    expect(summary).toEqual({ queued: 3, already_queued: 1, conflict: 0, invalid: 3, unavailable: 0 });
     for (const index of [0, 2, 6]) expect(await pipeline.queue.getJob(results[index].jobId)).toBeDefined();
   });
 
@@ -235,7 +506,13 @@ describe('POST /v1/registrations/bulk', () => {
     const res = await post({ requests }, '/v1/registrations/bulk');
     expect(res.statusCode).toBe(207);
     expect(res.json().results).toHaveLength(BULK_MAX_REQUESTS);
-    expect(res.json().summary).toEqual({ queued: 0, already_queued: 0, invalid: BULK_MAX_REQUESTS });
+    expect(res.json().summary).toEqual({
+      queued: 0,
+      already_queued: 0,
+      conflict: 0,
+      invalid: BULK_MAX_REQUESTS,
+      unavailable: 0,
+    });
   });
 
   it(`refuses more than ${BULK_MAX_REQUESTS} requests whole with 400 naming the limit`, async () => {

@@ -4,9 +4,10 @@
 
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publicAppMetadata } from '../../../src/dcr/index.js';
 import { JOB_NAMES, registrationKey } from '../../../src/queue/index.js';
 import { type Pipeline, startPipeline } from '../pipeline/harness.js';
-import { bearer, call, serverFor, TEST_TOKEN } from './server-harness.js';
+import { bearer, call, scheduleTokenSecretDeletion, serverFor, TEST_TOKEN } from './server-harness.js';
 
 let pipeline: Pipeline;
 let app: FastifyInstance;
@@ -83,6 +84,47 @@ describe('POST /v1/registrations/:tenantId/rotate', () => {
     const job = await pipeline.queue.getJob(res.json().jobId);
     expect(job?.data.initialAccessToken).toEqual({ secretId: expect.stringContaining('rot-iat/') });
     expect(JSON.stringify(job?.data)).not.toContain(iat);
+  });
+
+  it("answers 200 already_queued with the waiting registration's id: that one issues fresh credentials anyway", async () => {
+    await registered('rot-after-reg');
+    const registration = await pipeline.producer.enqueue({
+      tenantId: 'rot-after-reg',
+      fhirBaseUrl: fhirBaseUrl('rot-after-reg'),
+      clientMetadata: publicAppMetadata({ redirectUris: ['https://app.example/cb'] }),
+    });
+    expect(registration.status).toBe('queued');
+    const res = await rotate('rot-after-reg', { fhirBaseUrl: fhirBaseUrl('rot-after-reg') });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      jobId: (registration as { jobId: string }).jobId,
+      status: 'already_queued',
+    });
+  });
+
+  it('answers 400 naming initialAccessToken.value when the secret store refuses the token, and queues nothing', async () => {
+    await registered('rot-iat-refused');
+    await scheduleTokenSecretDeletion(pipeline, 'rot-iat-refused', fhirBaseUrl('rot-iat-refused'));
+    const iat = 'iat-for-rotation-refused-7e21';
+    const res = await rotate('rot-iat-refused', {
+      fhirBaseUrl: fhirBaseUrl('rot-iat-refused'),
+      initialAccessToken: { value: iat },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      error: 'invalid_request',
+      issues: [
+        {
+          path: 'initialAccessToken.value',
+          message: expect.stringContaining('the secret store refused to store it'),
+        },
+      ],
+    });
+    expect(res.body).not.toContain(iat);
+    const record = await pipeline.registry.get(
+      registrationKey('rot-iat-refused', fhirBaseUrl('rot-iat-refused')),
+    );
+    expect(record?.latestJobId).toBeUndefined();
   });
 
   it('answers 404 not_found with a message when the registry knows no client for the tenant and server', async () => {

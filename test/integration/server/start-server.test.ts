@@ -2,7 +2,7 @@
 // is still running at the deadline so a shutdown never hangs.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EnqueueResult } from '../../../src/queue/index.js';
+import type { EnqueueResult, RotationEnqueueResult } from '../../../src/queue/index.js';
 import { buildServer, startServer } from '../../../src/server/index.js';
 import { type Pipeline, startPipeline } from '../pipeline/harness.js';
 import { bearer, TEST_TOKEN } from './server-harness.js';
@@ -34,7 +34,7 @@ function gatedProducer() {
     async enqueueMany(): Promise<EnqueueResult[]> {
       return [];
     },
-    async enqueueRotation(): Promise<EnqueueResult> {
+    async enqueueRotation(): Promise<RotationEnqueueResult> {
       return { status: 'queued', jobId: 'rotation-job' };
     },
   };
