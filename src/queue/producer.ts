@@ -358,7 +358,12 @@ function storeFailure(err: ProvisioningError): AnyEnqueueResult {
     return {
       status: 'invalid',
       issues: [
-        { path: 'initialAccessToken.value', message: `the secret store refused to store it: ${err.message}` },
+        {
+          path: 'initialAccessToken.value',
+          // Without AWS's own text ("(AccessDeniedException: User: arn:aws:...)"), which names the
+          // account and the role to a caller who needs neither.
+          message: `the secret store refused to store it: ${err.message.replace(/\((\w+): [^)]*\)/g, '($1)')}`,
+        },
       ],
     };
   }

@@ -4,7 +4,7 @@
 // current, every client nobody holds is named, and a throttling burst costs no client.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publicAppMetadata } from '../../../src/dcr/index.js';
+import { confidentialSymmetricMetadata, publicAppMetadata } from '../../../src/dcr/index.js';
 import { registrationStatus } from '../../../src/queue/index.js';
 import { registrationSecretName } from '../../../src/secrets/index.js';
 import { type SmartServer, startSmartServer } from '../../fixtures/smart-server.js';
@@ -219,5 +219,55 @@ describe('a throttling burst at the secret store right after the POST', () => {
     const secretId = registrationSecretName(pipeline.config.SECRET_NAME_PREFIX, tenantId, smart.fhirBaseUrl);
     const current = JSON.parse((await pipeline.secretStore.readCurrent(secretId))?.value ?? '{}');
     expect(current.client_id).toBe(job.returnvalue?.clientId);
+  }, 60_000);
+});
+
+describe('a rotation whose RFC 7592 update issued a new secret that could not be stored', () => {
+  let pipeline: Pipeline;
+  let proxy: SecretsFaultProxy;
+  beforeAll(async () => {
+    pipeline = await startPipeline('rotation-store-faults', { JOB_ATTEMPTS: '2' });
+    proxy = await startSecretsFaultProxy(pipeline.config.AWS_ENDPOINT_URL_SECRETS_MANAGER as string);
+    servers.push(proxy);
+    await pipeline.startWorker({}, { AWS_ENDPOINT_URL_SECRETS_MANAGER: proxy.url });
+  });
+  afterAll(() => pipeline.close());
+
+  it('names the client whose stored credentials the update made dead, when it fails for good', async () => {
+    const smart = await startSmartServer({ updateRotatesSecret: true });
+    servers.push(smart);
+    const tenantId = 'dead-credentials';
+    const registered = await pipeline.waitForJob(
+      await enqueue(pipeline, {
+        tenantId,
+        fhirBaseUrl: smart.fhirBaseUrl,
+        clientMetadata: confidentialSymmetricMetadata({
+          clientName: 'Rotated',
+          redirectUris: ['https://app.example/cb'],
+        }),
+      }),
+    );
+    const clientId = String(registered.returnvalue?.clientId);
+    proxy.setRule(({ isWrite }) => (isWrite ? 'throttle' : 'pass'));
+
+    const rotation = await pipeline.producer.enqueueRotation({ tenantId, fhirBaseUrl: smart.fhirBaseUrl });
+    const job = await pipeline.waitForJob((rotation as { jobId: string }).jobId, 50_000);
+    proxy.setRule(() => 'pass');
+
+    expect(job.state).toBe('failed');
+    expect(smart.stats.managementPuts).toBeGreaterThanOrEqual(1);
+    // AWSCURRENT still holds the secret the update replaced at the server: dead, and said so.
+    const secretId = registrationSecretName(pipeline.config.SECRET_NAME_PREFIX, tenantId, smart.fhirBaseUrl);
+    const current = JSON.parse((await pipeline.secretStore.readCurrent(secretId))?.value ?? '{}');
+    expect(current.client_id).toBe(clientId);
+    expect(current.client_secret).toEqual(expect.any(String));
+    expect(current.client_secret).not.toBe(smart.stats.getClient(clientId)?.client_secret);
+    const failed = (await pipeline.events()).filter(
+      (e) => e.type === 'client.registration_failed' && e.data.tenantId === tenantId,
+    );
+    expect(failed.at(-1)?.data).toMatchObject({
+      code: 'secret_store_unavailable',
+      orphanedClientId: clientId,
+    });
   }, 60_000);
 });

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { publicAppMetadata } from '../../../src/dcr/index.js';
 import { RedisStreamEventPublisher } from '../../../src/events/index.js';
+import { isFailureEventPending } from '../../../src/failures/index.js';
 import { createHttpClient } from '../../../src/http/index.js';
 import {
   MemoryCheckpointStore,
@@ -159,5 +160,31 @@ describe('provisioning/runRegistration', () => {
       type: 'client.registration_failed',
       data: { code: 'server_error', attempts: 2 },
     });
+  });
+
+  it('keeps the failure code when the failure event cannot be appended, and marks the event as still owed', async () => {
+    stub.on('POST', '/register', { status: 400, json: { error: 'invalid_redirect_uri' } });
+    let tries = 0;
+    const error = await runRegistration(
+      job('no-event'),
+      { jobId: 'job-no-event', attempt: 1, maxAttempts: 3, checkpoint: new MemoryCheckpointStore() },
+      {
+        ...deps,
+        events: {
+          publish: async () => {
+            tries += 1;
+            throw new Error('READONLY You cannot write against a read only replica.');
+          },
+        },
+      },
+    ).catch((err: unknown) => err);
+
+    // Tried a few times in process, then left to the worker's `failed` listener.
+    expect(tries).toBe(4);
+    expect(error).toMatchObject({ code: 'invalid_redirect_uri', retryable: false });
+    expect((error as Error).message).toMatch(
+      /its client\.registration_failed event could not be appended yet/,
+    );
+    expect(isFailureEventPending(error)).toBe(true);
   });
 });

@@ -293,4 +293,32 @@ describe('two rotations within the grace', () => {
     ]);
     expect(stub.requestsTo('DELETE', '/reg/c-third')).toHaveLength(0);
   });
+
+  it('marks a PUT answered 502 as a possible orphan; the retry with the token it killed registers a successor', async () => {
+    answerRegistrations({ gateway: ['c-gateway', 'c-gateway-next'] });
+    // The gateway lost the answer to an update that went through: the stored token is dead now.
+    stub.on('PUT', '/reg/c-gateway', [
+      { status: 502, body: '<html>Bad Gateway</html>' },
+      { status: 401, json: { error: 'invalid_token' } },
+    ]);
+    const job = await registerAndRotate('gateway');
+    expect(job.state).toBe('completed');
+    expect(job.returnvalue).toMatchObject({
+      previousClientId: 'c-gateway',
+      clientId: 'c-gateway-next',
+      rotatedBy: 'new_registration',
+      possibleOrphan: true,
+      // Its token refused, the replaced client cannot be deleted: it is named instead.
+      orphanedClientIds: ['c-gateway'],
+    });
+    const events = (await pipeline.events()).filter(
+      (e) => e.type === 'client.rotated' && e.data.tenantId === 'gateway',
+    );
+    expect(events.at(-1)?.data).toMatchObject({
+      possibleOrphan: true,
+      lostAttemptAt: expect.any(String),
+      orphanedClientId: 'c-gateway',
+    });
+    expect(await stored('gateway')).toMatchObject({ client_id: 'c-gateway-next' });
+  });
 });

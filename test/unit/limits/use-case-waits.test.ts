@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { publicAppMetadata } from '../../../src/dcr/index.js';
 import type { EventPublisher } from '../../../src/events/index.js';
-import { isProvisioningError } from '../../../src/failures/index.js';
+import { isProvisioningError, ProvisioningError } from '../../../src/failures/index.js';
 import type { HttpRequest, HttpResponse } from '../../../src/http/index.js';
 import {
   type Admission,
@@ -201,6 +201,29 @@ describe('the use case when a server has no room', () => {
     expect(exceeded).toEqual(['in_flight']);
     expect(outcomes).toEqual(['failed']);
     expect(published).toEqual(['client.registration_failed']);
+  });
+
+  it('sends nothing and charges the server nothing when the intent marker cannot be saved (our Redis, not theirs)', async () => {
+    const http = fakeHttp();
+    const limiter = limiterRefusing([]);
+    const { value, outcomes } = deps(http, limiter);
+    const checkpoint = {
+      load: () => ({}),
+      save: async () => {
+        throw new ProvisioningError('network_error', "could not save the job's checkpoint in Redis (OOM)");
+      },
+    };
+    const error = await runRegistration(
+      payload,
+      { jobId: 'j5', attempt: 1, maxAttempts: 3, checkpoint },
+      value,
+    ).catch((err: unknown) => err);
+
+    expect((error as Error).message).toBe("could not save the job's checkpoint in Redis (OOM)");
+    expect(http.sent).toEqual([`GET ${BASE}/.well-known/smart-configuration`]);
+    // The POST's permit goes back as neutral: the server's breaker hears nothing of our Redis.
+    expect(limiter.released).toEqual(['ehr.example success', 'auth.example neutral']);
+    expect(outcomes).toEqual(['retry']);
   });
 
   it('registers once the server has room, holding a permit for each request', async () => {
