@@ -15,5 +15,6 @@ export {
   isProvisioningError,
   ProvisioningError,
   type ProvisioningErrorOptions,
+  withConsequence,
 } from './provisioning-error.js';
 export { DEFAULT_RETRY_AFTER_CAP_MS, parseRetryAfter } from './retry-after.js';

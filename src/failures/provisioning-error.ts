@@ -53,6 +53,28 @@ export class ProvisioningError extends Error {
   }
 }
 
+/**
+ * The same failure with what followed from it appended to its message (`<message>; <consequence>`):
+ * code, retry behaviour and Retry-After stay, the original is the cause. `outcomeUnknown` may be raised
+ * (a lost try behind a later, known failure), never lowered.
+ */
+export function withConsequence(
+  failure: ProvisioningError,
+  consequence: string | undefined,
+  options: { outcomeUnknown?: boolean } = {},
+): ProvisioningError {
+  return new ProvisioningError(
+    failure.code,
+    consequence === undefined ? failure.message : `${failure.message}; ${consequence}`,
+    {
+      cause: failure,
+      outcomeUnknown: failure.outcomeUnknown || options.outcomeUnknown === true,
+      ...(failure.status !== undefined ? { status: failure.status } : {}),
+      ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+    },
+  );
+}
+
 /** Works across package and process boundaries where `instanceof` does not. */
 export function isProvisioningError(err: unknown): err is ProvisioningError {
   return (

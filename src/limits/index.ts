@@ -1,11 +1,7 @@
 // Public surface of the fleet-wide limits: per-server politeness (in-flight cap, request rate, circuit
 // breaker) and the secret write budget, with their Redis adapters.
 export { serverLimiterSettingsFromConfig } from './from-config.js';
-export {
-  DEFAULT_IN_ATTEMPT_WAIT_MS,
-  type LimitedHttpClientOptions,
-  limitHttpClient,
-} from './limited-http-client.js';
+export { limitHttpClient } from './limited-http-client.js';
 export {
   type BreakerSettings,
   RedisServerLimiter,

@@ -22,7 +22,7 @@ import {
 const TRANSIENT_CODES: ReadonlySet<string> = new Set(['network_error', 'timeout']);
 
 /** How long a request part-way through an attempt waits in process, in all, before the attempt is put off. */
-export const DEFAULT_IN_ATTEMPT_WAIT_MS = 30_000;
+const DEFAULT_IN_ATTEMPT_WAIT_MS = 30_000;
 
 export interface LimitedHttpClientOptions {
   /** Told when a permit could not be handed back (Redis trouble); the lease then expires by itself. */

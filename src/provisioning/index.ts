@@ -2,19 +2,13 @@
 export {
   type Checkpoint,
   type CheckpointStore,
-  checkpointSchema,
   MemoryCheckpointStore,
   type OwnedCheckpoint,
   ownCheckpoint,
   type StoredRegistration,
 } from './checkpoint.js';
 export type { DeletionRequest, DeletionScheduler, JobContext, RegistrationDeps } from './deps.js';
-export {
-  announceFailure,
-  DEFAULT_MAX_SERVER_WAIT_MS,
-  type FailedJob,
-  orphanFields,
-} from './job-runner.js';
+export { announceFailure, type FailedJob } from './job-runner.js';
 export {
   guardObserver,
   JOB_OUTCOMES,

@@ -12,6 +12,7 @@ import {
   isProvisioningError,
   markFailureEventPending,
   ProvisioningError,
+  withConsequence,
 } from '../failures/index.js';
 import { type BusyReason, findServerBusy, type ServerBusyError } from '../limits/index.js';
 import type { RequestRules } from '../queue/registration-request.js';
@@ -224,10 +225,9 @@ async function publishFailure(
   }
   const why = lastError instanceof Error ? lastError.message : String(lastError);
   deps.log?.warn({ jobId: context.jobId, code: failure.code }, `could not append the failure event: ${why}`);
-  const pending = new ProvisioningError(
-    failure.code,
-    `${failure.message}; its client.registration_failed event could not be appended yet (${why})`,
-    { cause: failure, ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}) },
+  const pending = withConsequence(
+    failure,
+    `its client.registration_failed event could not be appended yet (${why})`,
   );
   return markFailureEventPending(pending);
 }

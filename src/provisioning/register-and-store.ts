@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { deleteClient, type RegisteredClient, registerClient } from '../dcr/index.js';
-import { classify, ProvisioningError } from '../failures/index.js';
+import { classify, type ProvisioningError, withConsequence } from '../failures/index.js';
 import type { HttpClient, HttpRequest } from '../http/index.js';
 import { findServerBusy, limitHttpClient, type WriteTurn } from '../limits/index.js';
 import { clientRequestToken, type SecretStore } from '../secrets/index.js';
@@ -231,8 +231,7 @@ export async function registerAndStore(
   };
   const written = await storeAnswer(deps, phases, write, prepared.turn);
   if (written.outcome === 'unknown') {
-    await context.checkpoint.save({ ...state, intent: { ...intent, clientId: client.clientId } });
-    throw keptClientError(written.failure, client.clientId);
+    throw await keepUnresolved(written.failure, state, { ...intent, clientId: client.clientId }, context);
   }
   if (written.outcome === 'failed') throw await giveUpClient(client, written.failure, state, context, deps);
 
@@ -299,12 +298,20 @@ async function versionLanded(
   return undefined;
 }
 
-/** The failure of an attempt that keeps its new client because its write's outcome is unknown. */
-export function keptClientError(failure: ProvisioningError, clientId: string): ProvisioningError {
-  return new ProvisioningError(
-    failure.code,
-    `${failure.message}; whether the credentials of client ${clientId} were stored is not known, so the client is kept and the next attempt finds out before anything is deleted`,
-    { cause: failure, ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}) },
+/**
+ * The answer's write may have landed and nobody can tell yet: the client is kept, the intent stays in
+ * the checkpoint with its client id, and the next attempt reads the store before anything is deleted.
+ */
+export async function keepUnresolved(
+  failure: ProvisioningError,
+  state: Checkpoint,
+  intent: Intent & { clientId: string },
+  context: JobContext,
+): Promise<ProvisioningError> {
+  await context.checkpoint.save({ ...state, intent });
+  return withConsequence(
+    failure,
+    `whether the credentials of client ${intent.clientId} were stored is not known, so the client is kept and the next attempt finds out before anything is deleted`,
   );
 }
 
@@ -336,12 +343,9 @@ export async function writeWithRetries(
       outcomeUnknown ||= failure.outcomeUnknown;
       const delay = delays[attempt];
       if (!failure.retryable || delay === undefined) {
-        if (!outcomeUnknown || failure.outcomeUnknown) throw failure;
-        throw new ProvisioningError(failure.code, failure.message, {
-          cause: failure,
-          outcomeUnknown: true,
-          ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
-        });
+        throw outcomeUnknown && !failure.outcomeUnknown
+          ? withConsequence(failure, undefined, { outcomeUnknown: true })
+          : failure;
       }
       await sleep(delay);
     }
@@ -396,10 +400,7 @@ async function giveUpClient(
   const consequence = deleted
     ? `the new client ${client.clientId} was deleted at the server`
     : `the new client ${client.clientId} could not be deleted at the server and is orphaned`;
-  return new ProvisioningError(storeFailure.code, `${storeFailure.message}; ${consequence}`, {
-    cause: storeFailure,
-    ...(storeFailure.retryAfterMs !== undefined ? { retryAfterMs: storeFailure.retryAfterMs } : {}),
-  });
+  return withConsequence(storeFailure, consequence);
 }
 
 export function withoutIntent(state: Checkpoint): Checkpoint {

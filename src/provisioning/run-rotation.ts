@@ -8,7 +8,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type ManagedClient, updateClient } from '../dcr/index.js';
-import { classify, ProvisioningError } from '../failures/index.js';
+import { classify, ProvisioningError, withConsequence } from '../failures/index.js';
 import { findServerBusy } from '../limits/index.js';
 import { registrationKey } from '../queue/registration-key.js';
 import { type RotationJob, rotationJobSchema } from '../queue/rotation-request.js';
@@ -20,7 +20,7 @@ import { perRules, runProvisioningJob } from './job-runner.js';
 import type { PhaseRecorder } from './phase-timing.js';
 import { timedRegistrationHttp } from './phase-timing.js';
 import {
-  keptClientError,
+  keepUnresolved,
   lostRequest,
   prepareStateChange,
   registerAndStore,
@@ -305,21 +305,20 @@ async function updateInPlace(
   };
   const written = await storeAnswer(deps, phases, write, prepared.turn);
   if (written.outcome === 'unknown') {
-    await context.checkpoint.save({ ...state, intent: { ...intent, clientId: credentials.clientId } });
-    throw keptClientError(written.failure, credentials.clientId);
+    throw await keepUnresolved(
+      written.failure,
+      state,
+      { ...intent, clientId: credentials.clientId },
+      context,
+    );
   }
   if (written.outcome === 'failed') {
     // The update may have made the stored credentials dead (a new secret, a rotated token): the client
     // is named as orphaned until an attempt stores working credentials for it or replaces it.
     await context.checkpoint.save(lostRequest(state, { ...intent, clientId: credentials.clientId }));
-    const failure = written.failure;
-    throw new ProvisioningError(
-      failure.code,
-      `${failure.message}; client ${credentials.clientId} was updated at the server but its new credentials could not be stored (the next attempt updates it again, or registers a successor if the stored ones stopped working)`,
-      {
-        cause: failure,
-        ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
-      },
+    throw withConsequence(
+      written.failure,
+      `client ${credentials.clientId} was updated at the server but its new credentials could not be stored (the next attempt updates it again, or registers a successor if the stored ones stopped working)`,
     );
   }
 
