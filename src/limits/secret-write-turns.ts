@@ -2,12 +2,18 @@
 // stores a new client's credentials is reserved *before* the registration POST (or RFC 7592 PUT) is
 // sent, so a saturated budget puts the job off while nothing has happened yet, instead of leaving a
 // registered client whose credentials wait in memory for a turn that may not come. Reserving takes the
-// turn at once and does not wait; the write waits for it (usually the POST has taken longer already).
+// turn at once and does not wait; the write waits for it. A write whose turn passed while its POST was
+// still running (an idle budget hands out turns at once) takes a fresh turn instead of leaving late:
+// late writes bunch up, and the budget's promise — no second at the store sees more than its rate —
+// holds only for writes that leave within `jitterMs` of their turn.
 
 import { ProvisioningError } from '../failures/index.js';
 import type { WriteBudget } from './write-budget.js';
 
-/** One reserved write: `wait` resolves when its moment has come (at once when it already has). */
+/**
+ * One reserved write. `wait` resolves when its moment has come; when that moment passed too long ago, it
+ * waits for a fresh turn (and fails like `reserve` when none is free).
+ */
 export interface WriteTurn {
   wait(): Promise<void>;
 }
@@ -35,20 +41,25 @@ export function secretWriteTurns(
   options: SecretWriteTurnsOptions = {},
 ): SecretWriteTurns {
   const maxWaitMs = options.maxWaitMs ?? 30_000;
+  /** The moment (Date.now()) of the next turn. */
+  const nextTurnAt = async (): Promise<number> => {
+    const waitMs = await budget.reserve(maxWaitMs);
+    if (waitMs === undefined) {
+      throw new ProvisioningError(
+        'secret_store_unavailable',
+        `no secret write turn is free within ${maxWaitMs} ms (the fleet's budget is ${budget.ratePerSecond}/s, ` +
+          'SECRET_WRITES_PER_S); the write is tried again later',
+      );
+    }
+    options.onWait?.(waitMs);
+    return Date.now() + waitMs;
+  };
   return {
     async reserve() {
-      const waitMs = await budget.reserve(maxWaitMs);
-      if (waitMs === undefined) {
-        throw new ProvisioningError(
-          'secret_store_unavailable',
-          `no secret write turn is free within ${maxWaitMs} ms (the fleet's budget is ${budget.ratePerSecond}/s, ` +
-            'SECRET_WRITES_PER_S); nothing was sent, and the attempt is tried again later',
-        );
-      }
-      options.onWait?.(waitMs);
-      const at = Date.now() + waitMs;
+      let at = await nextTurnAt();
       return {
         async wait() {
+          if (Date.now() - at > budget.jitterMs) at = await nextTurnAt();
           const left = at - Date.now();
           if (left > 0) await sleep(left);
         },

@@ -19,6 +19,8 @@ export interface WriteBudget {
   reserve(maxWaitMs: number): Promise<number | undefined>;
   /** Writes per second, for messages. */
   readonly ratePerSecond: number;
+  /** How late after its turn a write may leave without breaking the rate. */
+  readonly jitterMs: number;
 }
 
 /** How late a write may leave after its turn and still keep to the rate: a busy worker's usual lag. */
@@ -41,14 +43,16 @@ export interface RedisWriteBudgetOptions {
 
 export class RedisWriteBudget implements WriteBudget {
   readonly ratePerSecond: number;
+  readonly jitterMs: number;
   readonly #key: string;
   readonly #intervalMs: number;
   readonly #reserve;
 
   constructor(options: RedisWriteBudgetOptions) {
     this.ratePerSecond = options.ratePerSecond;
+    this.jitterMs = options.jitterMs ?? DEFAULT_WRITE_JITTER_MS;
     this.#key = options.key;
-    this.#intervalMs = (1000 + (options.jitterMs ?? DEFAULT_WRITE_JITTER_MS)) / this.ratePerSecond;
+    this.#intervalMs = (1000 + this.jitterMs) / this.ratePerSecond;
     this.#reserve = redisScript(options.redis, 'dcrReserveToken', RESERVE_TOKEN, 1);
   }
 

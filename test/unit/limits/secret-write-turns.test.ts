@@ -10,6 +10,7 @@ function spacedBudget(spacingMs: number): WriteBudget & { reservations: number }
   let next = 0;
   return {
     ratePerSecond: 1000 / spacingMs,
+    jitterMs: 50,
     reservations: 0,
     async reserve(maxWaitMs: number) {
       const wait = next;
@@ -43,17 +44,38 @@ describe('limits/secretWriteTurns', () => {
     expect(done).toEqual([0, 1, 2, 3]);
   });
 
-  it('does not wait again for a turn that has already come while the request ran', async () => {
+  it('goes at once when its turn came while the request ran, within the jitter the budget allows', async () => {
     vi.useFakeTimers();
-    const turns = secretWriteTurns(spacedBudget(100));
+    const budget = spacedBudget(100);
+    const turns = secretWriteTurns(budget);
     await turns.reserve();
     const second = await turns.reserve();
-    await vi.advanceTimersByTimeAsync(500);
+    await vi.advanceTimersByTimeAsync(140);
     let finished = false;
     void second.wait().then(() => {
       finished = true;
     });
     await vi.advanceTimersByTimeAsync(0);
+    expect(finished).toBe(true);
+    expect(budget.reservations).toBe(2);
+  });
+
+  it('takes a fresh turn instead of leaving late when its turn passed long ago (late writes bunch up)', async () => {
+    vi.useFakeTimers();
+    const budget = spacedBudget(100);
+    const turns = secretWriteTurns(budget);
+    const first = await turns.reserve();
+    await turns.reserve();
+    // The POST took a second: the first turn is long gone, the next free one is 200 ms on.
+    await vi.advanceTimersByTimeAsync(1000);
+    let finished = false;
+    void first.wait().then(() => {
+      finished = true;
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(budget.reservations).toBe(3);
+    expect(finished).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
     expect(finished).toBe(true);
   });
 
