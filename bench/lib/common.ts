@@ -121,10 +121,13 @@ const field = (name: string) => (m: unknown) =>
   typeof m === 'object' && m !== null && name in m ? (m as Record<string, unknown>) : undefined;
 
 /** Forks the stub server into its own process. */
-export async function startStub(opts: { delayMs?: number; servers?: number } = {}): Promise<Stub> {
+export async function startStub(
+  opts: { delayMs?: number; servers?: number; smart1?: boolean } = {},
+): Promise<Stub> {
   const child = forkTs('stub-process.ts', {
     STUB_DELAY_MS: String(opts.delayMs ?? 0),
     STUB_SERVERS: String(opts.servers ?? 1),
+    STUB_SMART1: opts.smart1 ? '1' : '0',
   });
   const ready = await once(child, field('ready'));
   const ports = ready.ports as number[];

@@ -1,12 +1,16 @@
 // A minimal SMART/DCR stub in its own process (forked by the benchmarks), so its CPU is not the
 // worker's. Listens on 127.0.0.1 on STUB_SERVERS ports; answers the well-known document and POST
 // /register after STUB_DELAY_MS; counts requests per port and path and the most it ever had in flight.
+// STUB_SMART1=1 makes SMART 1.0 servers: the well-known document answers 404, and the endpoints are in
+// the CapabilityStatement at {base}/metadata.
 // Parent messages: 'stats' -> replies { stats }; 'reset' -> zeroes counters. Sends { ready, ports }.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 const delayMs = Number(process.env.STUB_DELAY_MS ?? '0');
 const servers = Number(process.env.STUB_SERVERS ?? '1');
+const smart1 = process.env.STUB_SMART1 === '1';
+const OAUTH_URIS = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
 
 let inFlight = 0;
 let maxInFlight = 0;
@@ -32,7 +36,29 @@ function start(): Promise<Server> {
       const base = `http://127.0.0.1:${port}`;
       let status = 404;
       let body: unknown = { error: 'not_found' };
-      if (req.method === 'GET' && path.endsWith('/.well-known/smart-configuration')) {
+      if (req.method === 'GET' && smart1 && path.endsWith('/metadata')) {
+        status = 200;
+        body = {
+          resourceType: 'CapabilityStatement',
+          rest: [
+            {
+              mode: 'server',
+              security: {
+                extension: [
+                  {
+                    url: OAUTH_URIS,
+                    extension: [
+                      { url: 'authorize', valueUri: `${base}/authorize` },
+                      { url: 'token', valueUri: `${base}/token` },
+                      { url: 'register', valueUri: `${base}/register` },
+                    ],
+                  },
+                ],
+              },
+            },
+          ],
+        };
+      } else if (req.method === 'GET' && !smart1 && path.endsWith('/.well-known/smart-configuration')) {
         status = 200;
         body = {
           token_endpoint: `${base}/token`,
