@@ -5,13 +5,10 @@
 
 import { formatIssues, ProvisioningError } from '../failures/index.js';
 import {
-  AuthMethod,
   type ClientMetadata,
   COMPACT_JWS,
   clientMetadataSchema,
   GrantType,
-  REGISTERED_AUTH_METHODS,
-  REGISTERED_GRANT_TYPES,
   ResponseType,
   RFC7591_DEFAULTS,
 } from './metadata.js';
@@ -25,14 +22,8 @@ export interface MetadataIssue {
 
 export type MetadataCheck = { ok: true; metadata: ClientMetadata } | { ok: false; issues: MetadataIssue[] };
 
-/**
- * Limit on the serialized metadata, in UTF-8 bytes. The stored secret value is the metadata as the
- * server returns it plus the credentials and this service's fields (client id and secret, registration
- * access token and URI, endpoints, base URL, dates), and Secrets Manager takes at most 65,536 bytes: 8 KiB
- * is left for those, so a request that passes here is not refused by the store after its POST has
- * spent a one-shot initial access token. (Pinned against the store's limit by a unit test.)
- */
-export const MAX_METADATA_BYTES = 65_536 - 8_192;
+/** Limit on the serialized metadata, in UTF-8 bytes; registration requests are not the place for bulk data. */
+export const MAX_METADATA_BYTES = 65_536;
 
 type Fields = Readonly<Record<string, unknown>>;
 type Rule = (m: Fields) => MetadataIssue[];
@@ -147,55 +138,6 @@ const grantTypesNotEmpty: Rule = (m) =>
         },
       ]
     : [];
-
-// RFC 3986 §3.1: scheme ":" and the rest. Extension grants and methods are named by absolute URIs
-// (`urn:ietf:params:...`, `https://...`); a bare word with no scheme is not one.
-const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
-
-const named = (value: string, registered: readonly string[]) =>
-  registered.includes(value) || ABSOLUTE_URI.test(value);
-
-const shown = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
-
-const grantTypeNames: Rule = (m) =>
-  Array.isArray(m.grant_types)
-    ? m.grant_types.flatMap((grant: unknown, index) =>
-        typeof grant === 'string' && !named(grant, REGISTERED_GRANT_TYPES)
-          ? [
-              {
-                path: ['grant_types', index],
-                message: `${shown(grant)} is neither a registered grant type (${quoted(REGISTERED_GRANT_TYPES.slice(0, 5))}, ...) nor an extension grant's absolute URI (RFC 7591 §2); check the spelling`,
-              },
-            ]
-          : [],
-      )
-    : [];
-
-const authMethodName: Rule = (m) =>
-  typeof m.token_endpoint_auth_method === 'string' &&
-  !named(m.token_endpoint_auth_method, REGISTERED_AUTH_METHODS)
-    ? [
-        {
-          path: ['token_endpoint_auth_method'],
-          message: `${shown(m.token_endpoint_auth_method)} is neither a registered method (${quoted(REGISTERED_AUTH_METHODS)}) nor an extension method's absolute URI (RFC 7591 §2); check the spelling`,
-        },
-      ]
-    : [];
-
-// RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential clients."
-const clientCredentialsNeedsAuthentication: Rule = (m) => {
-  if (m.token_endpoint_auth_method !== AuthMethod.None) return [];
-  const index = Array.isArray(m.grant_types) ? m.grant_types.indexOf(GrantType.ClientCredentials) : -1;
-  return index < 0
-    ? []
-    : [
-        {
-          path: ['grant_types', index],
-          message:
-            '"client_credentials" is only for confidential clients (RFC 6749 §4.4), but token_endpoint_auth_method is "none"; authenticate the client (private_key_jwt for SMART Backend Services, or client_secret_basic), or drop client_credentials',
-        },
-      ];
-};
 
 // RFC 7591 §2.1: the grants that pair with a response type. OpenID Connect's "id_token" pairs with
 // implicit; combined response types such as "code id_token" need every grant of their parts.
@@ -404,7 +346,7 @@ const serializedSize: Rule = (m) => {
     ? [
         {
           path: [],
-          message: `serializes to ${bytes} bytes, more than the ${MAX_METADATA_BYTES}-byte (56 KiB) limit (the stored credentials must fit Secrets Manager's 64 KiB beside it); register keys by jwks_uri instead of inline jwks and drop bulky extension fields`,
+          message: `serializes to ${bytes} bytes, more than the ${MAX_METADATA_BYTES}-byte (64 KiB) limit; register keys by jwks_uri instead of inline jwks and drop bulky extension fields`,
         },
       ]
     : [];
@@ -429,9 +371,6 @@ const RULES: readonly Rule[] = [
   jwksPublicKeys,
   privateKeyJwtNeedsKeys,
   grantTypesNotEmpty,
-  grantTypeNames,
-  authMethodName,
-  clientCredentialsNeedsAuthentication,
   grantResponseConsistency,
   redirectUrisForRedirectGrants,
   redirectUriForm,

@@ -26,25 +26,6 @@ export const GrantType = {
 } as const;
 export type GrantType = (typeof GrantType)[keyof typeof GrantType];
 
-/**
- * Every grant type name in the IANA "OAuth Parameters" registry. RFC 7591 §2 lets a client list an
- * extension grant by its absolute URI; anything else is a misspelling a server refuses.
- */
-export const REGISTERED_GRANT_TYPES: readonly string[] = [
-  ...Object.values(GrantType),
-  'urn:ietf:params:oauth:grant-type:device_code',
-  'urn:ietf:params:oauth:grant-type:token-exchange',
-  'urn:openid:params:grant-type:ciba',
-];
-
-/** Every method in the IANA "OAuth Token Endpoint Authentication Methods" registry. */
-export const REGISTERED_AUTH_METHODS: readonly string[] = [
-  ...Object.values(AuthMethod),
-  'client_secret_jwt',
-  'tls_client_auth',
-  'self_signed_tls_client_auth',
-];
-
 export const ResponseType = {
   Code: 'code',
   Token: 'token',

@@ -6,8 +6,6 @@ import {
   type MetadataIssue,
 } from '../../../src/dcr/metadata-rules.js';
 import { isProvisioningError, ProvisioningError } from '../../../src/failures/index.js';
-import { secretValue } from '../../../src/provisioning/index.js';
-import { MAX_SECRET_VALUE_BYTES } from '../../../src/secrets/index.js';
 import { ec, publicJwks, rsa } from './jwk-fixtures.js';
 
 const JWKS_URI = 'https://app.example.com/.well-known/jwks.json';
@@ -267,64 +265,6 @@ describe('dcr/metadata-rules', () => {
     });
   });
 
-  describe('names a server would refuse after the request is spent', () => {
-    it('refuses a grant type that is neither registered nor an absolute URI, naming its index', () => {
-      const issues = issuesOf({ ...backend(), grant_types: ['client-credentials'] });
-      expect(issues).toEqual([
-        {
-          path: ['grant_types', 0],
-          message: expect.stringMatching(
-            /^"client-credentials" is neither a registered grant type \("authorization_code", .*\) nor an extension grant's absolute URI \(RFC 7591 §2\); check the spelling$/,
-          ),
-        },
-      ]);
-    });
-
-    it.each([
-      'client_credentials',
-      'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      'urn:ietf:params:oauth:grant-type:token-exchange',
-      'https://grants.example/custom',
-    ])('accepts the grant type %j (registered, or an extension grant URI)', (grant) => {
-      expect(issuesOf({ ...backend(), grant_types: [grant] })).toEqual([]);
-    });
-
-    it('refuses a token_endpoint_auth_method that is neither registered nor an absolute URI', () => {
-      expect(issuesOf({ ...backend(), token_endpoint_auth_method: 'client_secret' })).toEqual([
-        {
-          path: ['token_endpoint_auth_method'],
-          message: expect.stringMatching(
-            /^"client_secret" is neither a registered method \("none", .*"self_signed_tls_client_auth"\) nor an extension method's absolute URI/,
-          ),
-        },
-      ]);
-    });
-
-    it.each(['client_secret_jwt', 'tls_client_auth', 'urn:example:auth:hardware-token'])(
-      'accepts the auth method %j (registered, or an extension URI)',
-      (method) => {
-        expect(issuesOf({ ...backend(), jwks_uri: undefined, token_endpoint_auth_method: method })).toEqual(
-          [],
-        );
-      },
-    );
-
-    it('refuses client_credentials for a public client (token_endpoint_auth_method "none", RFC 6749 §4.4)', () => {
-      const publicBackend = {
-        ...backend(),
-        token_endpoint_auth_method: 'none',
-        grant_types: ['refresh_token', 'client_credentials'],
-      };
-      expect(issuesOf(publicBackend)).toEqual([
-        {
-          path: ['grant_types', 1],
-          message:
-            '"client_credentials" is only for confidential clients (RFC 6749 §4.4), but token_endpoint_auth_method is "none"; authenticate the client (private_key_jwt for SMART Backend Services, or client_secret_basic), or drop client_credentials',
-        },
-      ]);
-    });
-  });
-
   describe('redirect_uris for redirect-based grants', () => {
     it('when authorization_code is listed and redirect_uris is missing, asks for a callback URL', () => {
       const { redirect_uris: _, ...rest } = app();
@@ -462,48 +402,20 @@ describe('dcr/metadata-rules', () => {
       return { ...base, client_name: 'x'.repeat(bytes - overhead) };
     };
 
-    it('accepts metadata of exactly 56 KiB', () => {
+    it('accepts metadata of exactly 64 KiB', () => {
       const input = padTo(MAX_METADATA_BYTES);
-      expect(Buffer.byteLength(JSON.stringify(input))).toBe(57_344);
+      expect(Buffer.byteLength(JSON.stringify(input))).toBe(65_536);
       expect(issuesOf(input)).toEqual([]);
     });
 
-    it('refuses metadata one byte over 56 KiB and suggests jwks_uri', () => {
+    it('refuses metadata one byte over 64 KiB and suggests jwks_uri', () => {
       expect(issuesOf(padTo(MAX_METADATA_BYTES + 1))).toEqual([
         {
           path: [],
           message:
-            "serializes to 57345 bytes, more than the 57344-byte (56 KiB) limit (the stored credentials must fit Secrets Manager's 64 KiB beside it); register keys by jwks_uri instead of inline jwks and drop bulky extension fields",
+            'serializes to 65537 bytes, more than the 65536-byte (64 KiB) limit; register keys by jwks_uri instead of inline jwks and drop bulky extension fields',
         },
       ]);
-    });
-
-    it('leaves room for the credentials: the largest metadata, echoed back with them, fits one secret value', () => {
-      const metadata = padTo(MAX_METADATA_BYTES);
-      const longUrl = (path: string) => `https://ehr.example/${path}/${'p'.repeat(400)}`;
-      const value = secretValue({
-        client: {
-          clientId: 'c'.repeat(128),
-          clientSecret: 's'.repeat(256),
-          clientSecretExpiresAt: 1_900_000_000,
-          clientIdIssuedAt: 1_800_000_000,
-          // A signed JWT, as some servers issue registration access tokens.
-          registrationAccessToken: 't'.repeat(2048),
-          registrationClientUri: longUrl('reg'),
-          metadata: metadata as Record<string, unknown>,
-          status: 201,
-          warnings: [],
-        },
-        fhirBaseUrl: longUrl('fhir'),
-        tokenEndpoint: longUrl('token'),
-        issuer: longUrl('issuer'),
-        registrationEndpoint: longUrl('register'),
-        registeredAt: new Date(),
-        rotatedAt: new Date(),
-        rotationPeriodDays: 90,
-        assumedSecretExpiresAt: 1_900_000_000,
-      });
-      expect(Buffer.byteLength(JSON.stringify(value))).toBeLessThanOrEqual(MAX_SECRET_VALUE_BYTES);
     });
 
     it('counts UTF-8 bytes, not characters', () => {
