@@ -23,8 +23,22 @@ export interface MetadataIssue {
 
 export type MetadataCheck = { ok: true; metadata: ClientMetadata } | { ok: false; issues: MetadataIssue[] };
 
-/** Limit on the serialized metadata, in UTF-8 bytes; registration requests are not the place for bulk data. */
-export const MAX_METADATA_BYTES = 65_536;
+/**
+ * Room kept in the stored secret for what is not our metadata: client_id and client_secret (usually
+ * under 256 bytes each), a registration_access_token (a JWT at some servers, 1–2 KiB), five URLs
+ * (registration_client_uri, token_endpoint, issuer, registration_endpoint, fhir_base_url; a few hundred
+ * bytes each), dates and numbers (under 200 bytes), and the defaults a server adds to the metadata it
+ * returns (about 1 KiB at oidc-provider). That is about 5 KiB; 8 KiB leaves room for longer tokens and URLs.
+ */
+export const METADATA_RESERVE_BYTES = 8 * 1024;
+
+/**
+ * Limit on the serialized metadata, in UTF-8 bytes. The server's answer is stored as one secret, and
+ * Secrets Manager takes at most 64 KiB (MAX_SECRET_VALUE_BYTES in src/secrets, which a protocol library
+ * does not import; test/unit/dcr/metadata-size-budget.test.ts pins the two together), so metadata over
+ * this would be registered, spending the request and a one-shot token, and then fail to store.
+ */
+export const MAX_METADATA_BYTES = 64 * 1024 - METADATA_RESERVE_BYTES;
 
 type Fields = Readonly<Record<string, unknown>>;
 type Rule = (m: Fields) => MetadataIssue[];
@@ -413,7 +427,7 @@ const serializedSize: Rule = (m) => {
     ? [
         {
           path: [],
-          message: `serializes to ${bytes} bytes, more than the ${MAX_METADATA_BYTES}-byte (64 KiB) limit; register keys by jwks_uri instead of inline jwks and drop bulky extension fields`,
+          message: `serializes to ${bytes} bytes, more than the ${MAX_METADATA_BYTES}-byte (${MAX_METADATA_BYTES / 1024} KiB) limit that leaves room for the issued credentials in the stored secret (at most 64 KiB); register keys by jwks_uri instead of inline jwks and drop bulky extension fields`,
         },
       ]
     : [];

@@ -497,18 +497,18 @@ describe('dcr/metadata-rules', () => {
       return { ...base, client_name: 'x'.repeat(bytes - overhead) };
     };
 
-    it('accepts metadata of exactly 64 KiB', () => {
+    it('accepts metadata of exactly 56 KiB', () => {
       const input = padTo(MAX_METADATA_BYTES);
-      expect(Buffer.byteLength(JSON.stringify(input))).toBe(65_536);
+      expect(Buffer.byteLength(JSON.stringify(input))).toBe(57_344);
       expect(issuesOf(input)).toEqual([]);
     });
 
-    it('refuses metadata one byte over 64 KiB and suggests jwks_uri', () => {
+    it('refuses metadata one byte over 56 KiB, says why the limit is below 64 KiB and suggests jwks_uri', () => {
       expect(issuesOf(padTo(MAX_METADATA_BYTES + 1))).toEqual([
         {
           path: [],
           message:
-            'serializes to 65537 bytes, more than the 65536-byte (64 KiB) limit; register keys by jwks_uri instead of inline jwks and drop bulky extension fields',
+            'serializes to 57345 bytes, more than the 57344-byte (56 KiB) limit that leaves room for the issued credentials in the stored secret (at most 64 KiB); register keys by jwks_uri instead of inline jwks and drop bulky extension fields',
         },
       ]);
     });
