@@ -5,6 +5,7 @@
 
 import { formatIssues, ProvisioningError } from '../failures/index.js';
 import {
+  AuthMethod,
   type ClientMetadata,
   COMPACT_JWS,
   clientMetadataSchema,
@@ -22,8 +23,22 @@ export interface MetadataIssue {
 
 export type MetadataCheck = { ok: true; metadata: ClientMetadata } | { ok: false; issues: MetadataIssue[] };
 
-/** Limit on the serialized metadata, in UTF-8 bytes; registration requests are not the place for bulk data. */
-export const MAX_METADATA_BYTES = 65_536;
+/**
+ * Room kept in the stored secret for what is not our metadata: client_id and client_secret (usually
+ * under 256 bytes each), a registration_access_token (a JWT at some servers, 1–2 KiB), five URLs
+ * (registration_client_uri, token_endpoint, issuer, registration_endpoint, fhir_base_url; a few hundred
+ * bytes each), dates and numbers (under 200 bytes), and the defaults a server adds to the metadata it
+ * returns (about 1 KiB at oidc-provider). That is about 5 KiB; 8 KiB leaves room for longer tokens and URLs.
+ */
+export const METADATA_RESERVE_BYTES = 8 * 1024;
+
+/**
+ * Limit on the serialized metadata, in UTF-8 bytes. The server's answer is stored as one secret, and
+ * Secrets Manager takes at most 64 KiB (MAX_SECRET_VALUE_BYTES in src/secrets, which a protocol library
+ * does not import; test/unit/dcr/metadata-size-budget.test.ts pins the two together), so metadata over
+ * this would be registered, spending the request and a one-shot token, and then fail to store.
+ */
+export const MAX_METADATA_BYTES = 64 * 1024 - METADATA_RESERVE_BYTES;
 
 type Fields = Readonly<Record<string, unknown>>;
 type Rule = (m: Fields) => MetadataIssue[];
@@ -32,6 +47,24 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const quoted = (values: readonly string[]) => values.map((v) => JSON.stringify(v)).join(', ');
+
+// RFC 3986 §4.3 absolute-URI: scheme ":" then URI characters (§2). A regex rather than URL.canParse,
+// because the WHATWG parser also takes spaces and other non-URI characters after an unknown scheme.
+// "urn:ietf:params:oauth:grant-type:jwt-bearer" and "https://grants.example/custom" pass;
+// "client-credentials" (no scheme) and "foo:" (names nothing) do not.
+const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
+
+const REGISTERED_GRANT_TYPES: readonly string[] = Object.values(GrantType);
+const REGISTERED_AUTH_METHODS: readonly string[] = Object.values(AuthMethod);
+
+/** Why a value is neither a registered name nor an extension URI, with the likely name if it is a near miss. */
+function unregisteredName(value: string, registered: readonly string[], what: string): string | undefined {
+  if (registered.includes(value) || ABSOLUTE_URI.test(value)) return undefined;
+  const names = registered.filter((name) => !ABSOLUTE_URI.test(name));
+  const nearMiss = names.find((name) => name === value.trim().toLowerCase().replaceAll('-', '_'));
+  const hint = nearMiss === undefined ? '' : ` (did you mean "${nearMiss}"?)`;
+  return `${JSON.stringify(value)} is neither a registered ${what}${hint} nor an absolute URI naming an extension; use one of ${quoted(names)}, or the extension's URI`;
+}
 
 /** A list field as the server will read it: the RFC default when omitted, `undefined` when ill-typed. */
 function effectiveList(
@@ -127,6 +160,54 @@ const privateKeyJwtNeedsKeys: Rule = (m) =>
         },
       ]
     : [];
+
+// RFC 7591 §2: grant types are the registered names or absolute URIs; a server refuses anything else.
+const grantTypeNames: Rule = (m) => {
+  if (!Array.isArray(m.grant_types)) return [];
+  return m.grant_types.flatMap((grant: unknown, index) => {
+    const problem =
+      typeof grant === 'string' ? unregisteredName(grant, REGISTERED_GRANT_TYPES, 'grant type') : undefined;
+    return problem === undefined
+      ? []
+      : [
+          {
+            path: ['grant_types', index],
+            message: `${problem} such as "urn:ietf:params:oauth:grant-type:jwt-bearer"`,
+          },
+        ];
+  });
+};
+
+// RFC 7591 §2: methods come from the IANA registry; an absolute URI is taken as a private extension.
+// An empty string is the schema's to report.
+const authMethodName: Rule = (m) => {
+  const method = m.token_endpoint_auth_method;
+  if (typeof method !== 'string' || method === '') return [];
+  const problem = unregisteredName(method, REGISTERED_AUTH_METHODS, 'token endpoint authentication method');
+  return problem === undefined
+    ? []
+    : [
+        {
+          path: ['token_endpoint_auth_method'],
+          message: `${problem}; SMART Backend Services use "private_key_jwt", public apps "none"`,
+        },
+      ];
+};
+
+// RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential clients".
+const clientCredentialsNeedsConfidentialClient: Rule = (m) => {
+  if (m.token_endpoint_auth_method !== AuthMethod.None || !Array.isArray(m.grant_types)) return [];
+  const index = m.grant_types.indexOf(GrantType.ClientCredentials);
+  return index < 0
+    ? []
+    : [
+        {
+          path: ['grant_types', index],
+          message:
+            '"client_credentials" is only for confidential clients (RFC 6749 §4.4), but token_endpoint_auth_method is "none"; for a backend service use "private_key_jwt" with jwks_uri (SMART Backend Services), or remove "client_credentials" from a public app',
+        },
+      ];
+};
 
 const grantTypesNotEmpty: Rule = (m) =>
   Array.isArray(m.grant_types) && m.grant_types.length === 0
@@ -346,7 +427,7 @@ const serializedSize: Rule = (m) => {
     ? [
         {
           path: [],
-          message: `serializes to ${bytes} bytes, more than the ${MAX_METADATA_BYTES}-byte (64 KiB) limit; register keys by jwks_uri instead of inline jwks and drop bulky extension fields`,
+          message: `serializes to ${bytes} bytes, more than the ${MAX_METADATA_BYTES}-byte (${MAX_METADATA_BYTES / 1024} KiB) limit that leaves room for the issued credentials in the stored secret (at most 64 KiB); register keys by jwks_uri instead of inline jwks and drop bulky extension fields`,
         },
       ]
     : [];
@@ -370,7 +451,10 @@ const RULES: readonly Rule[] = [
   jwksAndJwksUri,
   jwksPublicKeys,
   privateKeyJwtNeedsKeys,
+  authMethodName,
   grantTypesNotEmpty,
+  grantTypeNames,
+  clientCredentialsNeedsConfidentialClient,
   grantResponseConsistency,
   redirectUrisForRedirectGrants,
   redirectUriForm,

@@ -5,16 +5,27 @@
 
 import { z } from 'zod';
 
-/** Token endpoint authentication methods the SMART client profiles use (RFC 7591 §2, RFC 7523). */
+/**
+ * The IANA "OAuth Token Endpoint Authentication Methods" registry: RFC 7591 §2, OpenID Connect Core §9
+ * (the two JWT methods, RFC 7523 assertions) and RFC 8705 §2 (mutual TLS). The SMART profiles use
+ * none, client_secret_basic and private_key_jwt.
+ */
 export const AuthMethod = {
   None: 'none',
   ClientSecretBasic: 'client_secret_basic',
   ClientSecretPost: 'client_secret_post',
+  ClientSecretJwt: 'client_secret_jwt',
   PrivateKeyJwt: 'private_key_jwt',
+  TlsClientAuth: 'tls_client_auth',
+  SelfSignedTlsClientAuth: 'self_signed_tls_client_auth',
 } as const;
 export type AuthMethod = (typeof AuthMethod)[keyof typeof AuthMethod];
 
-/** Grant types named by RFC 7591 §2; servers may define more, so the schema accepts any string. */
+/**
+ * Grant types named by RFC 7591 §2. Extensions are absolute URIs (RFC 7591 §2), such as those of
+ * RFC 8628 (device code), RFC 8693 (token exchange) and OpenID CIBA, which the rules accept as URIs;
+ * the schema accepts any string and metadata-rules.ts refuses what is neither.
+ */
 export const GrantType = {
   AuthorizationCode: 'authorization_code',
   Implicit: 'implicit',

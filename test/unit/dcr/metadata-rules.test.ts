@@ -265,6 +265,101 @@ describe('dcr/metadata-rules', () => {
     });
   });
 
+  describe('grant type names (RFC 7591 §2)', () => {
+    it('refuses a grant type that is neither registered nor a URI, naming its index and the likely name', () => {
+      expect(issuesOf({ ...backend(), grant_types: ['client-credentials'] })).toEqual([
+        {
+          path: ['grant_types', 0],
+          message:
+            '"client-credentials" is neither a registered grant type (did you mean "client_credentials"?) nor an absolute URI naming an extension; use one of "authorization_code", "implicit", "password", "client_credentials", "refresh_token", or the extension\'s URI such as "urn:ietf:params:oauth:grant-type:jwt-bearer"',
+        },
+      ]);
+    });
+
+    it.each(['refresh', 'foo:', 'urn:x:has space', 'Client_Credentials '])(
+      'refuses the grant type %j',
+      (grant) => {
+        expect(
+          issuesOf({ ...backend(), grant_types: ['client_credentials', grant] }).map((i) => i.path),
+        ).toEqual([['grant_types', 1]]);
+      },
+    );
+
+    it.each([
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      'urn:ietf:params:oauth:grant-type:device_code',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+      'urn:openid:params:grant-type:ciba',
+      'https://grants.example/custom',
+    ])('accepts the extension grant type %j', (grant) => {
+      expect(issuesOf({ ...backend(), grant_types: ['client_credentials', grant] })).toEqual([]);
+    });
+
+    it.each(['authorization_code', 'refresh_token'])('accepts the registered grant type %j', (grant) => {
+      expect(issuesOf({ ...app(), grant_types: ['authorization_code', grant] })).toEqual([]);
+    });
+  });
+
+  describe('token endpoint authentication method names', () => {
+    it('refuses a method that is neither registered nor a URI and lists the registered ones', () => {
+      expect(issuesOf({ ...app(), token_endpoint_auth_method: 'client_secret' })).toEqual([
+        {
+          path: ['token_endpoint_auth_method'],
+          message:
+            '"client_secret" is neither a registered token endpoint authentication method nor an absolute URI naming an extension; use one of "none", "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth", or the extension\'s URI; SMART Backend Services use "private_key_jwt", public apps "none"',
+        },
+      ]);
+    });
+
+    it('suggests the registered spelling of a near miss', () => {
+      expect(issuesOf({ ...app(), token_endpoint_auth_method: 'Client-Secret-Basic' })[0]?.message).toMatch(
+        /^"Client-Secret-Basic" is neither a registered token endpoint authentication method \(did you mean "client_secret_basic"\?\)/,
+      );
+    });
+
+    it.each([
+      'client_secret_post',
+      'client_secret_jwt',
+      'tls_client_auth',
+      'self_signed_tls_client_auth',
+      'https://auth.example/methods/hsm',
+    ])('accepts the method %j', (method) => {
+      expect(issuesOf({ ...app(), token_endpoint_auth_method: method })).toEqual([]);
+    });
+
+    it('leaves an empty method to the schema, reporting it once', () => {
+      expect(issuesOf({ ...app(), token_endpoint_auth_method: '' })).toEqual([
+        {
+          path: ['token_endpoint_auth_method'],
+          message: 'must not be empty; omit it for the default client_secret_basic',
+        },
+      ]);
+    });
+  });
+
+  describe('client_credentials needs a confidential client (RFC 6749 §4.4)', () => {
+    it('refuses client_credentials for a public client, naming the grant', () => {
+      expect(
+        issuesOf({
+          ...backend(),
+          token_endpoint_auth_method: 'none',
+          grant_types: ['refresh_token', 'client_credentials'],
+        }),
+      ).toEqual([
+        {
+          path: ['grant_types', 1],
+          message:
+            '"client_credentials" is only for confidential clients (RFC 6749 §4.4), but token_endpoint_auth_method is "none"; for a backend service use "private_key_jwt" with jwks_uri (SMART Backend Services), or remove "client_credentials" from a public app',
+        },
+      ]);
+    });
+
+    it('accepts client_credentials when the auth method is omitted, as the default client_secret_basic is confidential', () => {
+      const { token_endpoint_auth_method: _, jwks_uri: _j, ...rest } = backend();
+      expect(issuesOf(rest)).toEqual([]);
+    });
+  });
+
   describe('redirect_uris for redirect-based grants', () => {
     it('when authorization_code is listed and redirect_uris is missing, asks for a callback URL', () => {
       const { redirect_uris: _, ...rest } = app();
@@ -402,18 +497,18 @@ describe('dcr/metadata-rules', () => {
       return { ...base, client_name: 'x'.repeat(bytes - overhead) };
     };
 
-    it('accepts metadata of exactly 64 KiB', () => {
+    it('accepts metadata of exactly 56 KiB', () => {
       const input = padTo(MAX_METADATA_BYTES);
-      expect(Buffer.byteLength(JSON.stringify(input))).toBe(65_536);
+      expect(Buffer.byteLength(JSON.stringify(input))).toBe(57_344);
       expect(issuesOf(input)).toEqual([]);
     });
 
-    it('refuses metadata one byte over 64 KiB and suggests jwks_uri', () => {
+    it('refuses metadata one byte over 56 KiB, says why the limit is below 64 KiB and suggests jwks_uri', () => {
       expect(issuesOf(padTo(MAX_METADATA_BYTES + 1))).toEqual([
         {
           path: [],
           message:
-            'serializes to 65537 bytes, more than the 65536-byte (64 KiB) limit; register keys by jwks_uri instead of inline jwks and drop bulky extension fields',
+            'serializes to 57345 bytes, more than the 57344-byte (56 KiB) limit that leaves room for the issued credentials in the stored secret (at most 64 KiB); register keys by jwks_uri instead of inline jwks and drop bulky extension fields',
         },
       ]);
     });
