@@ -6,7 +6,7 @@
 # npx tsx bench/memory.ts (about 12 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for name in overhead latency-hiding discovery-fan-in enqueue politeness redis-cost; do
+for name in overhead latency-hiding discovery-fan-in enqueue politeness smart1-politeness redis-cost; do
   timeout 120 npx tsx "bench/${name}.ts"
 done
 timeout 300 npx tsx bench/quota.ts
