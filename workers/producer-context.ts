@@ -27,6 +27,8 @@ export async function openProducerContext(
 ): Promise<ProducerContext> {
   const redis = await openProducerConnection(config.REDIS_URL, onRedisError);
   const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
+  // BullMQ re-emits connection trouble on the queue; unheard, it reaches stderr as a bare stack.
+  queue.on('error', onRedisError);
   const registry = new RegistrationRegistry({ redis, prefix: config.QUEUE_PREFIX });
   const secretStore = createSecretStore(config);
   const producer = new RegistrationProducer({

@@ -192,8 +192,10 @@ export async function startRegistrationWorker(
     },
     ...overrides.workerOptions,
   });
-  // Connection trouble is reported here; without a listener it would be an unhandled 'error' event.
+  // Connection trouble is reported here; without a listener it would be an unhandled 'error' event
+  // (BullMQ then prints the bare stack to stderr, outside the JSON log).
   worker.on('error', (err) => logger.error({ err: err.message }, 'registration worker error'));
+  queue.on('error', (err) => logger.warn({ err: err.message }, 'registration queue connection error'));
   worker.on('failed', (job, err) => {
     if (!job) return;
     const queueKeys = { redis: connection, jobKey: (id: string) => worker.toKey(id) };

@@ -138,6 +138,8 @@ export interface SmartServerStats {
   managementDeletes: number;
   /** Clients registered and not deleted. */
   liveClientCount(): number;
+  /** The ids of those clients. */
+  liveClientIds(): string[];
   /** The stored metadata of a live client (including its `client_secret`), or `undefined`. */
   getClient(clientId: string): Record<string, unknown> | undefined;
 }
@@ -199,6 +201,7 @@ export async function startSmartServer(options: SmartServerOptions = {}): Promis
     managementPuts: 0,
     managementDeletes: 0,
     liveClientCount: () => liveEntries(store, 'Client').length,
+    liveClientIds: () => liveEntries(store, 'Client').map((entry) => String(entry.payload.client_id)),
     getClient: (clientId) => {
       const entry = readEntry(store, `Client:${clientId}`);
       return entry ? structuredClone(entry.payload) : undefined;
