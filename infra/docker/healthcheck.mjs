@@ -1,7 +1,8 @@
 // Container health check of the dcr-provisioner image (Docker HEALTHCHECK, compose, ECS). The slim
 // image has no curl, so Node asks the service itself. What "healthy" means depends on the command the
-// container runs: `start` and `server` answer GET /healthz; `sandbox` accepts connections on its port;
-// `worker` and the one-shot commands serve no HTTP, so a running process is all there is to check.
+// container runs: `start`, `server` and `worker` (which serves its probes and metrics) answer GET
+// /healthz on HTTP_HOST:HTTP_PORT; `sandbox` accepts connections on its port; the one-shot commands
+// serve no HTTP, so a running process is all there is to check.
 //
 // Usage: `node healthcheck.mjs` reads the command from PID 1's command line (the ENTRYPOINT, possibly
 // behind an init such as tini); `node healthcheck.mjs <command> [args...]` names it explicitly.
@@ -69,6 +70,7 @@ async function healthy([command = 'start', ...args]) {
   switch (command) {
     case 'start':
     case 'server':
+    case 'worker':
       return httpHealthy();
     case 'sandbox':
       return acceptsConnections(

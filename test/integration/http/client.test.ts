@@ -252,11 +252,10 @@ describe('http/client transport failures as classify() sees them', () => {
   });
 
   it('when the server takes the POST and never answers, times out with the outcome unknown', async () => {
-    const started = Date.now();
     const err = await rejection(
       localClient().request({ method: 'POST', url: `${httpBase}/hang`, json: { a: 1 } }),
     );
-    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS * 2);
+    // The response-phase timer gave up, not the socket's slack timer or the test's own timeout.
     expect(err).toMatchObject({ name: 'TimeoutError', event: 'response' });
     expect((err.timings as { upload?: number }).upload).toBeDefined();
     const failure = classify(err, 'registration');
@@ -402,14 +401,16 @@ describe('http/client outbound safety', () => {
 
   it('refuses https://169.254.169.254/ at once, without resolving or connecting', async () => {
     const resolve = fixedResolver({});
-    const started = Date.now();
-    const err = await rejection(
+    const refusal = rejection(
       client({ resolve }).request({
         method: 'GET',
         url: 'https://169.254.169.254/latest/meta-data/?token=s3cr3t',
       }),
     );
-    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS / 3);
+    // At once: refused before the event loop turns even once, so no socket was opened, let alone timed out.
+    const loopTurned = new Promise<string>((done) => setImmediate(() => done('the event loop turned')));
+    expect(await Promise.race([refusal, loopTurned]), 'refused first').not.toBe('the event loop turned');
+    const err = await refusal;
     expect(err).toMatchObject({ name: 'OutboundBlockedError', reason: 'blocked_address' });
     expect(err.message).toContain('169.254.169.254');
     expect(err.message).not.toContain('s3cr3t');

@@ -5,13 +5,18 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicAppMetadata } from '../../../src/dcr/index.js';
+import { redisAnswers } from '../../../src/demo/local-redis.js';
 import { createLogger, createMetrics, OUTCOME_MESSAGES } from '../../../src/observability/index.js';
 import type { RunningWorker } from '../../../workers/registration-worker.js';
 import { type StubServer, startStubServer } from '../../fixtures/stub-server.js';
+import { type PasswordRedis, REDIS_PASSWORD, startPasswordRedis } from '../../support/password-redis.js';
 import { type Pipeline, startPipeline } from '../pipeline/harness.js';
 
 let pipeline: Pipeline;
 let stub: StubServer;
+// The pipeline's Redis wants a user and password, so a log line carrying REDIS_URL's credentials has
+// something to give away.
+let redis: PasswordRedis;
 let running: RunningWorker;
 const registry = new Registry();
 const chunks: string[] = [];
@@ -37,7 +42,11 @@ const jobIds: Record<'first' | 'cached' | 'retried' | 'failed', string> = {
 };
 
 beforeAll(async () => {
-  [pipeline, stub] = await Promise.all([startPipeline('observability'), startStubServer()]);
+  redis = await startPasswordRedis();
+  [pipeline, stub] = await Promise.all([
+    startPipeline('observability', { REDIS_URL: redis.url }),
+    startStubServer(),
+  ]);
   stub.on('GET', '/fhir/.well-known/smart-configuration', {
     json: {
       issuer: stub.baseUrl,
@@ -67,8 +76,9 @@ beforeAll(async () => {
   running = await pipeline.startWorker({ logger, metrics }, { API_TOKEN: apiToken });
 });
 afterAll(async () => {
-  await pipeline.close();
-  await stub.close();
+  await pipeline?.close();
+  await stub?.close();
+  await redis?.stop();
 });
 
 async function run(request: Record<string, unknown>): Promise<string> {
@@ -189,7 +199,7 @@ describe('observability in a running pipeline', () => {
       expect(JSON.stringify(outcomeLines(id))).not.toMatch(/\/fhir|http:/);
   });
 
-  it('keeps the client warnings and logs start-up without credentials', () => {
+  it('keeps the client warnings and logs start-up without the credentials in REDIS_URL', async () => {
     const warnings = records().filter((r) => r.level === 40 && r.jobId === jobIds.first && !r.outcome);
     expect(warnings.length).toBeGreaterThan(0);
     expect(warnings[0]).toMatchObject({
@@ -203,14 +213,19 @@ describe('observability in a running pipeline', () => {
       prefix: pipeline.config.QUEUE_PREFIX,
       concurrency: pipeline.config.WORKER_CONCURRENCY,
     });
-    expect(chunks.join('')).not.toContain(pipeline.config.REDIS_URL);
+    // The worker got in with the credentials, which the server insists on.
+    expect(pipeline.config.REDIS_URL).toContain(`:${REDIS_PASSWORD}@`);
+    expect(await redisAnswers(redis.urlWithoutCredentials)).toBe(false);
+    const logText = chunks.join('');
+    expect(logText.includes(REDIS_PASSWORD), 'the Redis password is in a log line').toBe(false);
+    expect(logText.includes(pipeline.config.REDIS_URL), 'REDIS_URL is in a log line').toBe(false);
   });
 
   it('writes no secret of the test into the log or the scrape, and logs the shutdown', async () => {
     await running.close();
     const logText = chunks.join('');
     const scrape = await registry.metrics();
-    for (const secret of [...Object.values(secrets), apiToken]) {
+    for (const secret of [...Object.values(secrets), apiToken, REDIS_PASSWORD]) {
       expect(logText.includes(secret), 'a secret value was found in a log line').toBe(false);
       expect(scrape.includes(secret), 'a secret value was found in the scrape').toBe(false);
     }

@@ -215,17 +215,21 @@ describe('rotation faults', () => {
 describe('a server that stops saying when secrets expire', () => {
   it('schedules the next rotation as if the new secret lived as long as the old one', async () => {
     const lifetime = 3600;
-    stub.on('POST', '/reg', (request: RecordedRequest) => ({
-      status: 201,
-      json: {
-        ...(request.json as Record<string, unknown>),
-        client_id: 'c-silent',
-        client_secret: 'secret-1',
-        client_secret_expires_at: Math.floor(Date.now() / 1000) + lifetime,
-        registration_access_token: 'token-1',
-        registration_client_uri: stub.url('/reg/c-silent'),
-      },
-    }));
+    let issuedExpiry = 0;
+    stub.on('POST', '/reg', (request: RecordedRequest) => {
+      issuedExpiry = Math.floor(Date.now() / 1000) + lifetime;
+      return {
+        status: 201,
+        json: {
+          ...(request.json as Record<string, unknown>),
+          client_id: 'c-silent',
+          client_secret: 'secret-1',
+          client_secret_expires_at: issuedExpiry,
+          registration_access_token: 'token-1',
+          registration_client_uri: stub.url('/reg/c-silent'),
+        },
+      };
+    });
     // Every update rotates the secret and token, and leaves client_secret_expires_at out.
     stub.on('PUT', '/reg/c-silent', (_request: RecordedRequest, calls: number) => ({
       json: {
@@ -239,11 +243,16 @@ describe('a server that stops saying when secrets expire', () => {
     expect(job.returnvalue).toMatchObject({ rotatedBy: 'update' });
     const scheduledBy = async () =>
       (await pipeline.registry.get(registrationKey('silent', fhirBaseUrl)))?.clientSecretExpiresAt;
-    const expected = Math.floor(Date.now() / 1000) + lifetime;
-    expect(await scheduledBy()).toBeGreaterThan(expected - 30);
-    expect(await scheduledBy()).toBeLessThanOrEqual(expected);
-    // The stored secret says what the server said, and apart from it what rotation assumed.
+    // Whole seconds of a stored timestamp, as expiries are counted.
+    const seconds = (iso: unknown) => Math.floor(Date.parse(String(iso)) / 1000);
+    // The old secret lived from its registration to the expiry the server gave it; the new one is
+    // assumed to live as long from its rotation, to the second.
     const value = await stored('silent');
+    const oldLifetime = issuedExpiry - seconds(value.registered_at);
+    expect(oldLifetime).toBeGreaterThan(0);
+    expect(oldLifetime).toBeLessThanOrEqual(lifetime);
+    expect(await scheduledBy()).toBe(seconds(value.rotated_at) + oldLifetime);
+    // The stored secret says what the server said, and apart from it what rotation assumed.
     expect(value).not.toHaveProperty('client_secret_expires_at');
     expect(value.assumed_secret_expires_at).toBe(await scheduledBy());
 
@@ -251,8 +260,10 @@ describe('a server that stops saying when secrets expire', () => {
     const again = await pipeline.producer.enqueueRotation({ tenantId: 'silent', fhirBaseUrl });
     const second = await pipeline.waitForJob((again as { jobId: string }).jobId);
     expect(second.returnvalue).toMatchObject({ rotatedBy: 'update' });
-    expect(await stored('silent')).toMatchObject({ client_secret: 'secret-3' });
-    expect(await scheduledBy()).toBeGreaterThan(Math.floor(Date.now() / 1000) + lifetime - 30);
+    const rotatedAgain = await stored('silent');
+    expect(rotatedAgain).toMatchObject({ client_secret: 'secret-3' });
+    expect(seconds(rotatedAgain.rotated_at)).toBeGreaterThanOrEqual(seconds(value.rotated_at));
+    expect(await scheduledBy()).toBe(seconds(rotatedAgain.rotated_at) + oldLifetime);
   });
 });
 
