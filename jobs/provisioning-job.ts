@@ -5,7 +5,7 @@
 // attempt is spent and the worker takes jobs for other servers meanwhile.
 
 import { DelayedError, type Job, type Processor } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { REGISTRATION_REASONS, type RegistrationReason } from '../src/events/index.js';
 import { isFailureEventPending, isProvisioningError, ProvisioningError } from '../src/failures/index.js';
 import { findServerBusy, type ServerBusyError } from '../src/limits/index.js';
@@ -85,7 +85,7 @@ export async function announceQueueFailure(
   job: Job<WithCheckpoint<Record<string, unknown>>>,
   err: Error,
   deps: Pick<RegistrationDeps, 'events' | 'now'>,
-  queue: { redis: Pick<Redis, 'eval'>; jobKey(jobId: string): string },
+  queue: { redis: Pick<Redis | Cluster, 'eval'>; jobKey(jobId: string): string },
 ): Promise<void> {
   const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
   if (!final) return;

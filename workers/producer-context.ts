@@ -3,12 +3,12 @@
 // enqueue and status commands all open it the same way.
 
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/index.js';
 import {
   openProducerConnection,
   producerSettingsFromConfig,
   REGISTRATION_QUEUE,
+  type RedisConnection,
   RegistrationProducer,
   type StatusSources,
 } from '../src/queue/index.js';
@@ -16,7 +16,7 @@ import { RegistrationRegistry } from '../src/registry/index.js';
 import { createSecretStore } from '../src/secrets/index.js';
 
 export interface ProducerContext extends StatusSources {
-  redis: Redis;
+  redis: RedisConnection;
   producer: RegistrationProducer;
   close(): Promise<void>;
 }
@@ -25,7 +25,7 @@ export async function openProducerContext(
   config: Config,
   onRedisError: (err: Error) => void = () => {},
 ): Promise<ProducerContext> {
-  const redis = await openProducerConnection(config.REDIS_URL, onRedisError);
+  const redis = await openProducerConnection(config, onRedisError);
   const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
   // BullMQ re-emits connection trouble on the queue; unheard, it reaches stderr as a bare stack.
   queue.on('error', onRedisError);

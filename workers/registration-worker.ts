@@ -26,6 +26,7 @@ import {
   serverLimiterSettingsFromConfig,
 } from '../src/limits/index.js';
 import {
+  atMostEvery,
   createLogger,
   createMetrics,
   createProvisioningObserver,
@@ -35,6 +36,7 @@ import {
 } from '../src/observability/index.js';
 import type { RegistrationDeps } from '../src/provisioning/index.js';
 import {
+  assertRedisKind,
   createRedisConnection,
   JOB_NAMES,
   producerSettingsFromConfig,
@@ -48,6 +50,9 @@ import {
 } from '../src/queue/index.js';
 import { RegistrationRegistry } from '../src/registry/index.js';
 import { createSecretStore, type SecretStore } from '../src/secrets/index.js';
+
+/** One log line per this interval for an error that repeats (a Redis outage), with the count held back. */
+const REPEATED_ERROR_INTERVAL_MS = 5000;
 
 export interface RunningWorker {
   worker: Worker;
@@ -81,7 +86,10 @@ export async function startRegistrationWorker(
   config: Config,
   overrides: WorkerOverrides = {},
 ): Promise<RunningWorker> {
-  const connection = createRedisConnection(config.REDIS_URL, 'worker');
+  // A mismatch between REDIS_CLUSTER and what REDIS_URL points at stops here with one message,
+  // instead of a hot loop of MOVED errors.
+  await assertRedisKind(config);
+  const connection = createRedisConnection(config, 'worker');
   const http = createHttpClient(httpClientOptionsFromConfig(config));
   const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
   // For the sweep's rotations, the delayed deletions, the scheduler, and counting jobs by state when the
@@ -194,8 +202,19 @@ export async function startRegistrationWorker(
   });
   // Connection trouble is reported here; without a listener it would be an unhandled 'error' event
   // (BullMQ then prints the bare stack to stderr, outside the JSON log).
-  worker.on('error', (err) => logger.error({ err: err.message }, 'registration worker error'));
-  queue.on('error', (err) => logger.warn({ err: err.message }, 'registration queue connection error'));
+  // Rate-limited: an outage repeats one error many times a second.
+  worker.on(
+    'error',
+    atMostEvery(REPEATED_ERROR_INTERVAL_MS, (err, suppressed) =>
+      logger.error({ err: err.message, suppressed }, 'registration worker error'),
+    ),
+  );
+  queue.on(
+    'error',
+    atMostEvery(REPEATED_ERROR_INTERVAL_MS, (err, suppressed) =>
+      logger.warn({ err: err.message, suppressed }, 'registration queue connection error'),
+    ),
+  );
   worker.on('failed', (job, err) => {
     if (!job) return;
     const queueKeys = { redis: connection, jobKey: (id: string) => worker.toKey(id) };

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
+/** The benchmarks' Redis as the service's configuration names it. */
+export const BENCH_REDIS = { REDIS_URL, REDIS_CLUSTER: false };
 export const BENCH_DIR = path.resolve(import.meta.dirname, '..');
 
 export function benchPrefix(name: string): string {

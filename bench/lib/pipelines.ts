@@ -15,7 +15,7 @@ import {
 } from '../../src/queue/index.js';
 import { RegistrationRegistry } from '../../src/registry/index.js';
 import { startRegistrationWorker } from '../../workers/registration-worker.js';
-import { REDIS_URL, workerEnv } from './common.js';
+import { BENCH_REDIS, workerEnv } from './common.js';
 import { MemorySecretStore } from './memory-secret-store.js';
 
 export const metadata = publicAppMetadata({ clientName: 'Bench', redirectUris: ['https://app.example/cb'] });
@@ -31,7 +31,7 @@ export function requests(n: number, fhirBaseUrl: (i: number) => string, tag = 't
 /** The real producer (validation, dedup lookups, registry) on a connection of its own. */
 export function openProducer(prefix: string, env: Record<string, string> = {}) {
   const config = loadConfig(workerEnv(prefix, env));
-  const redis = createRedisConnection(config.REDIS_URL, 'producer');
+  const redis = createRedisConnection(config, 'producer');
   const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix });
   const producer = new RegistrationProducer({
     queue,
@@ -66,7 +66,7 @@ export async function enqueueOurs(prefix: string, reqs: readonly unknown[], batc
 
 /** Enqueues the same payloads with a raw addBulk (no validation, no options beyond retention). */
 export async function enqueueBare(prefix: string, reqs: readonly unknown[], batch = 1000): Promise<number> {
-  const redis = createRedisConnection(REDIS_URL, 'producer');
+  const redis = createRedisConnection(BENCH_REDIS, 'producer');
   const queue = new Queue('bare', { connection: redis, prefix });
   let queued = 0;
   try {
@@ -185,7 +185,7 @@ export async function runBare(
       req.on('error', reject);
       req.end(payload);
     });
-  const connection = createRedisConnection(REDIS_URL, 'worker');
+  const connection = createRedisConnection(BENCH_REDIS, 'worker');
   const startedAt = performance.now();
   const worker = new Worker(
     'bare',

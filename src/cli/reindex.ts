@@ -27,7 +27,7 @@ export function reindexCommand(): Command {
     .option('--json', 'print the summary as JSON')
     .action(async (options: { json?: boolean }) => {
       const config = loadConfig();
-      const redis = await openProducerConnection(config.REDIS_URL);
+      const redis = await openProducerConnection(config);
       const secretStore = createSecretStore(config);
       const bar = new SingleBar({
         format: 'reindex [{bar}] {value}/{total} secrets, {indexed} indexed, {skipped} skipped',

@@ -1,3 +1,3 @@
 // Public surface of the configuration.
-export { ConfigError, loadConfig } from './load-config.js';
-export { type Config, configSchema, isLoopbackHost } from './schema.js';
+export { ConfigError, loadConfig, withoutUserinfo } from './load-config.js';
+export { type Config, configSchema, HASH_TAGGED_PREFIX, isLoopbackHost, redisUrls } from './schema.js';

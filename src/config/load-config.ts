@@ -10,9 +10,12 @@ export class ConfigError extends Error {
   }
 }
 
-/** A URL's user name and password (a Redis password in REDIS_URL) never appear in an error. */
-function withoutUserinfo(value: string): string {
-  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
+/**
+ * Every URL's user name and password masked — REDIS_URL may list several, each with a password — so
+ * none appears in an error or a log line.
+ */
+export function withoutUserinfo(value: string): string {
+  return value.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/,\s]*@/gi, '$1***@');
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

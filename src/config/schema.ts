@@ -198,7 +198,9 @@ const serverLimits = z
 
 export const configSchema = z
   .object({
-    REDIS_URL: url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
+    // Checked with REDIS_CLUSTER in checkRedisEndpoint: one URL standalone, a list of seeds on a cluster.
+    REDIS_URL: z.string().trim().default('redis://127.0.0.1:6379'),
+    REDIS_CLUSTER: boolean(false),
     QUEUE_PREFIX: z
       .string()
       .regex(
@@ -252,6 +254,7 @@ export const configSchema = z
       .default('info'),
   })
   .superRefine((c, ctx) => {
+    checkRedisEndpoint(c, ctx);
     if (c.BACKOFF_MAX_MS < c.BACKOFF_BASE_MS) {
       ctx.addIssue({ code: 'custom', path: ['BACKOFF_MAX_MS'], message: 'must be at least BACKOFF_BASE_MS' });
     }
@@ -265,6 +268,60 @@ export const configSchema = z
   });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
+
+/**
+ * A prefix inside one `{hash tag}`: on Redis Cluster every key of the queue, registry, limits, events
+ * and discovery cache then hashes to one slot, which BullMQ's multi-key scripts require.
+ */
+export const HASH_TAGGED_PREFIX = /^\{[A-Za-z0-9_.-]+\}$/;
+
+/** The URLs of REDIS_URL: one standalone server, or a cluster's seed nodes. */
+export function redisUrls(config: Pick<Config, 'REDIS_URL'>): string[] {
+  return config.REDIS_URL.split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+}
+
+function isRedisUrl(value: string): boolean {
+  try {
+    const parsed = new URL(value);
+    return (parsed.protocol === 'redis:' || parsed.protocol === 'rediss:') && parsed.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function checkRedisEndpoint(
+  c: { REDIS_URL: string; REDIS_CLUSTER: boolean; QUEUE_PREFIX: string },
+  ctx: z.RefinementCtx,
+): void {
+  const urls = redisUrls(c);
+  const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (!c.REDIS_CLUSTER) {
+    if (urls.length > 1) {
+      problem(
+        'REDIS_URL',
+        'lists several URLs: set REDIS_CLUSTER=true to use them as Redis Cluster seed nodes',
+      );
+    } else if (urls.length === 0 || !isRedisUrl(urls[0] as string)) {
+      problem('REDIS_URL', 'must be an absolute redis or rediss URL');
+    }
+    return;
+  }
+  const bad = urls.findIndex((entry) => !isRedisUrl(entry));
+  if (urls.length === 0 || bad >= 0) {
+    problem(
+      'REDIS_URL',
+      `must be a comma-separated list of redis or rediss URLs${bad >= 0 ? ` (entry ${bad + 1} of the list)` : ''}`,
+    );
+  }
+  if (!HASH_TAGGED_PREFIX.test(c.QUEUE_PREFIX)) {
+    problem(
+      'QUEUE_PREFIX',
+      'must be a hash tag such as {name} when REDIS_CLUSTER=true, so that every key of the queue, registry, limits, events and discovery cache lives in one slot',
+    );
+  }
+}
 
 /** Variables whose values must never be echoed back in an error. */
 export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['API_TOKEN']);

@@ -5,11 +5,11 @@
 // a Redis round trip for the same document (about 7 % of a job's CPU in bench/overhead.ts).
 
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { CacheLookup, DiscoveryCache, SmartConfiguration } from '../smart/index.js';
 
 export interface RedisDiscoveryCacheOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   /** QUEUE_PREFIX; keys are `${prefix}:discovery:<hash>` so they share the queue's Cluster slot. */
   prefix: string;
   /** DISCOVERY_CACHE_TTL_S. */

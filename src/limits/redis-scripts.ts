@@ -1,7 +1,7 @@
 // Lua scripts of the fleet-wide limits, registered once per Redis connection. Each runs atomically in
 // Redis and reads Redis's own clock (TIME), so workers on machines whose clocks disagree still agree.
 
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** Milliseconds since the epoch by the Redis server's clock, to the microsecond. */
 const NOW = `
@@ -153,13 +153,18 @@ return math.ceil(wait)
 
 type ScriptCall = (keys: readonly string[], args: ReadonlyArray<string | number>) => Promise<unknown>;
 
-const registered = new WeakMap<Redis, Set<string>>();
+const registered = new WeakMap<Redis | Cluster, Set<string>>();
 
 /**
  * A script as a function, sent with EVALSHA (ioredis falls back to EVAL once per connection). Keys must
  * share a Cluster slot: they all start with the hash-tagged QUEUE_PREFIX.
  */
-export function redisScript(redis: Redis, name: string, lua: string, numberOfKeys: number): ScriptCall {
+export function redisScript(
+  redis: Redis | Cluster,
+  name: string,
+  lua: string,
+  numberOfKeys: number,
+): ScriptCall {
   let names = registered.get(redis);
   if (!names) {
     names = new Set();

@@ -12,7 +12,7 @@
 //   <prefix>:limits:breakers-open          zset host -> openUntil, counted by dcr_server_breakers_open
 
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   ACQUIRE_SERVER_PERMIT,
   RELEASE_SERVER_PERMIT,
@@ -45,7 +45,7 @@ export interface BreakerSettings {
 }
 
 export interface RedisServerLimiterOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   /** QUEUE_PREFIX. */
   prefix: string;
   defaults: ServerLimits;

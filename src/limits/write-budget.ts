@@ -10,7 +10,7 @@
 // of them: no second at the server sees more than `ratePerSecond` writes while each leaves within
 // `jitterMs` of its turn.
 
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RESERVE_TOKEN, redisScript } from './redis-scripts.js';
 
 /** A shared allowance: `reserve` says how long the caller must wait for its turn. */
@@ -27,7 +27,7 @@ export interface WriteBudget {
 const DEFAULT_WRITE_JITTER_MS = 50;
 
 export interface RedisWriteBudgetOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   /** Key of the bucket; `${QUEUE_PREFIX}:limits:secret-writes` for the secret store. */
   key: string;
   /** SECRET_WRITES_PER_S: no second sees more writes than this. */

@@ -35,3 +35,4 @@ export {
   type ProvisioningObserverOptions,
 } from './provisioning-observer.js';
 export { REDACT_PATHS, REDACTED } from './redaction.js';
+export { atMostEvery, type RepeatedErrorReport } from './repeated-errors.js';

@@ -1,10 +1,14 @@
 // Public surface of the queue concern: names, connections, payload schemas, the producer, retry policy.
 export { type BackoffSettings, retryDelayMs } from './backoff.js';
 export {
+  assertRedisKind,
   type ConnectionRole,
   connected,
   createRedisConnection,
   openProducerConnection,
+  type RedisConnection,
+  type RedisEndpoint,
+  redisHosts,
 } from './connection.js';
 export { parseFailedReason, RetryableJobError, retryAfterOf, toQueueError } from './job-errors.js';
 export { JOB_NAMES, REGISTRATION_QUEUE, ROTATION_SWEEP_SCHEDULER } from './names.js';

@@ -6,7 +6,7 @@
 // read it; the secret store stays the source of truth (`dcr-provisioner reindex` rebuilds it).
 
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export interface RegistrationRecord {
   tenantId: string;
@@ -107,14 +107,14 @@ export interface EnqueuedFacts {
 }
 
 export interface RegistrationRegistryOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   /** QUEUE_PREFIX, so the registry lives in the queue's Cluster slot. */
   prefix: string;
   now?: () => Date;
 }
 
 export class RegistrationRegistry {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #prefix: string;
   readonly #now: () => Date;
 

@@ -32,6 +32,7 @@ import { createSecretStore, registrationSecretName, type SecretStore } from '../
 import { type SmartServer, startSmartServer } from '../fixtures/smart-server.js';
 import { pipelineEnv } from '../integration/pipeline/harness.js';
 import { type GatewayAnswer, type GatewayProxy, startGatewayProxy } from '../support/gateway-proxy.js';
+import { dumpKeys, readEventStream, type StreamEvent } from '../support/redis.js';
 import {
   type SecretsFault,
   type SecretsFaultProxy,
@@ -44,12 +45,6 @@ const TENANTS = Number(process.env.CHAOS_TENANTS ?? '120');
 const CHAOS_MS = 25_000;
 const DRAIN_MS = 150_000;
 const WORKER_ENTRY = path.resolve(import.meta.dirname, '../support/plain-worker-process.ts');
-
-interface StreamEvent {
-  type: string;
-  eventId: string;
-  data: Record<string, unknown>;
-}
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
@@ -84,40 +79,6 @@ function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function readEvents(redis: Redis, streamKey: string): Promise<StreamEvent[]> {
-  const entries = await redis.xrange(streamKey, '-', '+');
-  return entries.map(([, fields]) => {
-    const record: Record<string, string> = {};
-    for (let i = 0; i < fields.length; i += 2) record[fields[i] as string] = fields[i + 1] as string;
-    return {
-      type: record.type as string,
-      eventId: record.eventId as string,
-      data: JSON.parse(record.data ?? '{}'),
-    };
-  });
-}
-
-/** Every string stored in this run's Redis, whatever the type, keys included. */
-async function dumpRedis(redis: Redis): Promise<string> {
-  const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      parts.push(key);
-      const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1)));
-      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-    }
-  } while (cursor !== '0');
-  return parts.join('\n');
-}
-
 describe('chaos', () => {
   it(`keeps every guarantee for ${TENANTS} tenants under compound faults`, async () => {
     const seed = chaosSeed();
@@ -136,6 +97,7 @@ describe('chaos', () => {
 
     const settings = {
       REDIS_URL: redis.url,
+      REDIS_CLUSTER: 'false',
       BACKOFF_BASE_MS: '50',
       BACKOFF_MAX_MS: '1000',
       HTTP_TIMEOUT_MS: '2000',
@@ -159,7 +121,7 @@ describe('chaos', () => {
       TEST_LOCK_DURATION_MS: '4000',
     };
     const config = loadConfig(producerEnv);
-    const connection = createRedisConnection(config.REDIS_URL, 'worker');
+    const connection = createRedisConnection(config, 'worker');
     const queue = new Queue(REGISTRATION_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
     const secretStore: SecretStore = createSecretStore(config);
     cleanups.push(async () => {
@@ -293,7 +255,7 @@ describe('chaos', () => {
     }
     await kill(worker, 'SIGTERM');
 
-    const events = await readEvents(connection, eventStreamKey(config.QUEUE_PREFIX));
+    const events = await readEventStream(connection, eventStreamKey(config.QUEUE_PREFIX));
     const byTenant = new Map<string, StreamEvent[]>();
     const seenEventIds = new Set<string>();
     for (const event of events) {
@@ -395,7 +357,7 @@ describe('chaos', () => {
 
     // No secret byte in Redis or the logs.
     expect(logs.length).toBeGreaterThan(TENANTS);
-    const haystacks = { redis: await dumpRedis(connection), logs: logs.join('\n') };
+    const haystacks = { redis: await dumpKeys(connection, '*'), logs: logs.join('\n') };
     for (const [where, text] of Object.entries(haystacks)) {
       const leaked = [...secrets].filter((secret) => text.includes(secret));
       expect(leaked.length, `secrets found in ${where} (seed ${seed})`).toBe(0);

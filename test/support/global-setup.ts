@@ -2,17 +2,23 @@
 // Redis at REDIS_URL (or the local default) or a spawned redis-server, and a moto server at
 // AWS_ENDPOINT_URL_SECRETS_MANAGER or a spawned `moto_server`. Every run gets its own key prefix, and
 // everything under it is deleted at the end, because the machine's Redis is shared.
+// With TEST_REDIS_CLUSTER=1 (`npm run test:cluster`) the run uses a Redis Cluster instead: the seed
+// list in REDIS_CLUSTER_URL, or three spawned masters stopped at the end.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
 import { ensureLocalRedis, freePort } from '../../src/demo/local-redis.js';
+import { createRedisConnection } from '../../src/queue/index.js';
+import { keysMatching } from './redis.js';
+import { startRedisCluster } from './redis-cluster.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    /** REDIS_URL of the run: one URL, or a cluster's comma-separated seeds when redisCluster. */
     redisUrl: string;
+    redisCluster: boolean;
     /** Prefix for every Redis key this run creates; tests append their own suffix. */
     redisPrefix: string;
     awsEndpoint: string;
@@ -41,7 +47,15 @@ function start(command: string, args: string[], installHint: string): ChildProce
   return child;
 }
 
+const clusterRun = process.env.TEST_REDIS_CLUSTER === '1';
+
 async function provisionRedis(): Promise<string> {
+  if (clusterRun) {
+    if (process.env.REDIS_CLUSTER_URL) return process.env.REDIS_CLUSTER_URL;
+    const cluster = await startRedisCluster();
+    stops.push(cluster.stop);
+    return cluster.url;
+  }
   const redis = await ensureLocalRedis(process.env.REDIS_URL);
   stops.push(redis.stop);
   return redis.url;
@@ -83,19 +97,16 @@ export async function setup(project: TestProject): Promise<void> {
   const [redisUrl, awsEndpoint] = await Promise.all([provisionRedis(), provisionMoto()]);
   const redisPrefix = `dcrtest-${process.pid}-${randomBytes(4).toString('hex')}`;
   project.provide('redisUrl', redisUrl);
+  project.provide('redisCluster', clusterRun);
   project.provide('redisPrefix', redisPrefix);
   project.provide('awsEndpoint', awsEndpoint);
   cleanup = async () => {
-    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    const redis = createRedisConnection({ REDIS_URL: redisUrl, REDIS_CLUSTER: clusterRun }, 'worker');
     try {
       // Keys may start with the prefix or with a hash-tagged form of it ({prefix...}).
       for (const pattern of [`${redisPrefix}*`, `{${redisPrefix}*`]) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await redis.unlink(...keys);
-        } while (cursor !== '0');
+        // One key at a time: on a cluster the keys of one pattern live in many slots.
+        for (const key of await keysMatching(redis, pattern)) await redis.unlink(key);
       }
     } finally {
       redis.disconnect();

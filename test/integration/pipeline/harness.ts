@@ -3,7 +3,6 @@
 // the event stream and the workers' log lines (captured, so test output stays quiet).
 
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../../src/config/index.js';
 import { eventStreamKey } from '../../../src/events/index.js';
@@ -12,6 +11,7 @@ import {
   createRedisConnection,
   producerSettingsFromConfig,
   REGISTRATION_QUEUE,
+  type RedisConnection,
   RegistrationProducer,
 } from '../../../src/queue/index.js';
 import { RegistrationRegistry } from '../../../src/registry/index.js';
@@ -21,6 +21,7 @@ import {
   startRegistrationWorker,
   type WorkerOverrides,
 } from '../../../workers/registration-worker.js';
+import { dumpKeys, readEventStream, testQueuePrefix, testRedisEnv } from '../../support/redis.js';
 
 export interface Pipeline {
   config: Config;
@@ -28,7 +29,7 @@ export interface Pipeline {
   registry: RegistrationRegistry;
   producer: RegistrationProducer;
   secretStore: SecretStore;
-  redis: Redis;
+  redis: RedisConnection;
   startWorker(overrides?: WorkerOverrides, env?: Record<string, string>): Promise<RunningWorker>;
   waitForJob(jobId: string, timeoutMs?: number): Promise<FinishedJob>;
   events(): Promise<Array<{ type: string; eventId: string; data: Record<string, unknown> }>>;
@@ -48,14 +49,15 @@ export interface FinishedJob {
 }
 
 export function pipelineEnv(name: string, env: Record<string, string> = {}): Record<string, string> {
-  const prefix = `${inject('redisPrefix')}-${name}`;
+  const prefix = testQueuePrefix(name);
   return {
-    REDIS_URL: inject('redisUrl'),
+    ...testRedisEnv(),
     QUEUE_PREFIX: prefix,
     SECRETS_BACKEND: 'aws',
     AWS_ENDPOINT_URL_SECRETS_MANAGER: inject('awsEndpoint'),
     AWS_REGION: 'us-east-1',
-    SECRET_NAME_PREFIX: `${prefix}/`,
+    // Secret names cannot hold braces; the run's prefix without the hash tag.
+    SECRET_NAME_PREFIX: `${inject('redisPrefix')}-${name}/`,
     ALLOW_INSECURE_LOCALHOST: 'true',
     BACKOFF_BASE_MS: '50',
     BACKOFF_MAX_MS: '400',
@@ -73,7 +75,7 @@ export function pipelineEnv(name: string, env: Record<string, string> = {}): Rec
 
 export async function startPipeline(name: string, env: Record<string, string> = {}): Promise<Pipeline> {
   const config = loadConfig(pipelineEnv(name, env));
-  const redis = createRedisConnection(config.REDIS_URL, 'worker');
+  const redis = createRedisConnection(config, 'worker');
   const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
   const secretStore = createSecretStore(config);
   const registry = new RegistrationRegistry({ redis, prefix: config.QUEUE_PREFIX });
@@ -122,42 +124,16 @@ export async function startPipeline(name: string, env: Record<string, string> = 
       }
     },
     async events() {
-      const entries = await redis.xrange(eventStreamKey(config.QUEUE_PREFIX), '-', '+');
-      return entries.map(([, fields]) => {
-        const record: Record<string, string> = {};
-        for (let i = 0; i < fields.length; i += 2) record[fields[i] as string] = fields[i + 1] as string;
-        return {
-          type: record.type as string,
-          eventId: record.eventId as string,
-          data: JSON.parse(record.data as string),
-        };
-      });
+      return (await readEventStream(redis, eventStreamKey(config.QUEUE_PREFIX))).map(
+        ({ type, eventId, data }) => ({
+          type,
+          eventId,
+          data,
+        }),
+      );
     },
     logLines: () => [...logLines],
-    async dumpRedis() {
-      const scanner = new Redis(config.REDIS_URL);
-      const parts: string[] = [];
-      try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await scanner.scan(cursor, 'MATCH', `${config.QUEUE_PREFIX}*`, 'COUNT', 1000);
-          cursor = next;
-          for (const key of keys) {
-            const type = await scanner.type(key);
-            if (type === 'string') parts.push((await scanner.get(key)) ?? '');
-            else if (type === 'hash') parts.push(JSON.stringify(await scanner.hgetall(key)));
-            else if (type === 'list') parts.push(JSON.stringify(await scanner.lrange(key, 0, -1)));
-            else if (type === 'set') parts.push(JSON.stringify(await scanner.smembers(key)));
-            else if (type === 'zset') parts.push(JSON.stringify(await scanner.zrange(key, 0, -1)));
-            else if (type === 'stream') parts.push(JSON.stringify(await scanner.xrange(key, '-', '+')));
-            parts.push(key);
-          }
-        } while (cursor !== '0');
-      } finally {
-        scanner.disconnect();
-      }
-      return parts.join('\n');
-    },
+    dumpRedis: () => dumpKeys(redis, `${config.QUEUE_PREFIX}*`),
     async close() {
       await Promise.all(workers.map((w) => w.close()));
       await queue.close();

@@ -3,7 +3,6 @@
 
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { Counter } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Config, loadConfig } from '../../../src/config/index.js';
@@ -13,6 +12,7 @@ import {
   createRedisConnection,
   producerSettingsFromConfig,
   REGISTRATION_QUEUE,
+  type RedisConnection,
   RegistrationProducer,
 } from '../../../src/queue/index.js';
 import { RegistrationRegistry } from '../../../src/registry/index.js';
@@ -50,7 +50,10 @@ async function closedPortUrl(): Promise<string> {
   return `redis://127.0.0.1:${port}`;
 }
 
-function disconnectLater(redis: Redis): void {
+/** These cases put proxies in front of one standalone Redis. */
+const standalone = (url: string) => ({ REDIS_URL: url, REDIS_CLUSTER: false });
+
+function disconnectLater(redis: RedisConnection): void {
   cleanups.push(() => redis.disconnect());
 }
 
@@ -81,7 +84,7 @@ const request = (tenantId: string, extra: Record<string, unknown> = {}) => ({
 /** A producer of its own, wired like production (fail-fast Redis) but through chosen endpoints. */
 async function producerVia(options: { redisUrl: string; config?: Config; secretStore?: SecretStore }) {
   const config = options.config ?? pipeline.config;
-  const redis = createRedisConnection(options.redisUrl, 'producer');
+  const redis = createRedisConnection(standalone(options.redisUrl), 'producer');
   disconnectLater(redis);
   const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
   queue.on('error', () => {});
@@ -112,7 +115,7 @@ describe('probes', () => {
   });
 
   it('/readyz answers 503 when Redis is unreachable (fail-fast client)', async () => {
-    const redis = createRedisConnection(await closedPortUrl(), 'producer');
+    const redis = createRedisConnection(standalone(await closedPortUrl()), 'producer');
     disconnectLater(redis);
     const app = await track(await serverFor(pipeline, { redis }));
     const res = await app.inject({ method: 'GET', url: '/readyz' });
@@ -133,7 +136,7 @@ describe('probes', () => {
   });
 
   it('/readyz answers 503 within its timeout even when the client would wait for Redis forever', async () => {
-    const redis = createRedisConnection(await closedPortUrl(), 'worker');
+    const redis = createRedisConnection(standalone(await closedPortUrl()), 'worker');
     disconnectLater(redis);
     const app = await track(await serverFor(pipeline, { redis, readinessTimeoutMs: 300 }));
     const ownPing = watch(redis.ping());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/index.js';
+import { loadConfig, redisUrls } from '../../../src/config/index.js';
 import { configProblems as problemsOf } from '../../support/config-problems.js';
 
 describe('config/loadConfig', () => {
@@ -93,5 +93,60 @@ describe('config/loadConfig errors', () => {
     const message = problemsOf({ REDIS_URL: 'valkey://:Sup3rSecretPw@cache.internal:6379' });
     expect(message).toContain('REDIS_URL');
     expect(message).not.toContain('Sup3rSecretPw');
+  });
+});
+
+describe('config/loadConfig on Redis Cluster', () => {
+  const seeds = 'rediss://svc:pw-one@node-1.cache:6379, rediss://svc:pw-two@node-2.cache:6379';
+
+  it('takes a comma-separated seed list and a hash-tagged prefix with REDIS_CLUSTER=true', () => {
+    const config = loadConfig({ REDIS_CLUSTER: 'true', REDIS_URL: seeds, QUEUE_PREFIX: '{dcr}' });
+    expect(config.REDIS_CLUSTER).toBe(true);
+    expect(redisUrls(config)).toEqual([
+      'rediss://svc:pw-one@node-1.cache:6379',
+      'rediss://svc:pw-two@node-2.cache:6379',
+    ]);
+  });
+
+  it('stays standalone by default', () => {
+    expect(loadConfig({}).REDIS_CLUSTER).toBe(false);
+  });
+
+  it('refuses a prefix without a hash tag, naming QUEUE_PREFIX and the fix', () => {
+    const message = problemsOf({ REDIS_CLUSTER: 'true', REDIS_URL: seeds, QUEUE_PREFIX: 'dcr' });
+    expect(message).toMatch(/QUEUE_PREFIX must be a hash tag such as \{name\} when REDIS_CLUSTER=true/);
+    expect(message).not.toMatch(/pw-one|pw-two/);
+  });
+
+  it('refuses a prefix with the tag not around the whole prefix', () => {
+    expect(problemsOf({ REDIS_CLUSTER: 'true', REDIS_URL: seeds, QUEUE_PREFIX: 'dcr-{a}' })).toContain(
+      'QUEUE_PREFIX',
+    );
+  });
+
+  it('refuses several URLs without REDIS_CLUSTER, masking every password', () => {
+    const message = problemsOf({ REDIS_URL: seeds });
+    expect(message).toContain('REDIS_URL lists several URLs: set REDIS_CLUSTER=true');
+    expect(message).not.toMatch(/pw-one|pw-two/);
+    expect(message).toContain('rediss://***@node-1.cache:6379');
+    expect(message).toContain('rediss://***@node-2.cache:6379');
+  });
+
+  it('names the bad entry of a seed list', () => {
+    const message = problemsOf({
+      REDIS_CLUSTER: 'true',
+      REDIS_URL: 'redis://a:1@node-1:6379,http://b:secret-b@node-2:6379',
+      QUEUE_PREFIX: '{dcr}',
+    });
+    expect(message).toContain(
+      'REDIS_URL must be a comma-separated list of redis or rediss URLs (entry 2 of the list)',
+    );
+    expect(message).not.toContain('secret-b');
+  });
+
+  it('refuses a standalone URL without a host', () => {
+    expect(problemsOf({ REDIS_URL: 'redis://' })).toContain(
+      'REDIS_URL must be an absolute redis or rediss URL',
+    );
   });
 });
