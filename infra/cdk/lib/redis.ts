@@ -156,7 +156,7 @@ function clusterRedis(stack: Stack, s: DeploymentSettings, placement: RedisPlace
     userGroupId: elastiCacheId(stack, 'users'),
     userIds: users.map((user) => user.userId),
   });
-  for (const user of users) userGroup.addDependency(user);
+  for (const user of users) userGroup.addResourceDependency(user);
 
   // Failover and Multi-AZ need a replica to promote.
   const replicated = s.redisReplicasPerShard >= 1;
