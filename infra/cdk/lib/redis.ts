@@ -5,6 +5,8 @@
 //     service's keys, and REDIS_URL — which then carries that user's password — as an ECS secret.
 // Both use TLS in transit (required), encryption at rest and maxmemory-policy noeviction: under
 // eviction Redis may drop a job's hash or a queue list, and BullMQ loses or corrupts the job.
+// Switching a deployed stack from one shape to the other changes the replication group's topology,
+// endpoint and parameter group: treat it as a migration (drain the queues first), not a routine update.
 
 import { Annotations, SecretValue, type Stack } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
