@@ -25,11 +25,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { serviceImage } from './image.js';
+import { REDIS_PORT, serviceRedis } from './redis.js';
 import { type DeploymentSettings, SettingsError } from './settings.js';
 
 /** The port the service listens on in its container (HTTP_PORT). */
 const HTTP_PORT = 3000;
-const REDIS_PORT = 6379;
 /** uid:gid of the `node` user of the node:22 images; the Dockerfile runs as it too. */
 const NON_ROOT_USER = '1000:1000';
 
@@ -114,7 +114,7 @@ export class DcrProvisionerStack extends Stack {
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
     });
 
-    // ---- Redis: BullMQ needs noeviction; TLS in transit; reachable from the tasks only.
+    // ---- Redis: reachable from the tasks only.
     const redisSg = new ec2.SecurityGroup(this, 'RedisSecurityGroup', {
       vpc,
       description: 'dcr-provisioner Redis: inbound from the worker and API tasks only',
@@ -122,34 +122,15 @@ export class DcrProvisionerStack extends Stack {
     });
     redisSg.addIngressRule(workerSg, ec2.Port.tcp(REDIS_PORT), 'worker tasks');
     redisSg.addIngressRule(apiSg, ec2.Port.tcp(REDIS_PORT), 'API tasks');
-    const redisParameters = new elasticache.CfnParameterGroup(this, 'RedisParameters', {
-      cacheParameterGroupFamily: 'redis7',
-      description: 'dcr-provisioner: BullMQ needs maxmemory-policy noeviction',
-      properties: { 'maxmemory-policy': 'noeviction' },
-    });
     const redisSubnets = new elasticache.CfnSubnetGroup(this, 'RedisSubnets', {
       description: 'dcr-provisioner Redis subnets',
       subnetIds: vpc.isolatedSubnets.map((subnet) => subnet.subnetId),
     });
-    const redis = new elasticache.CfnReplicationGroup(this, 'Redis', {
-      replicationGroupDescription: 'dcr-provisioner queues, registry and completion events',
-      engine: 'redis',
-      engineVersion: '7.1',
-      cacheNodeType: s.redisNodeType,
-      numCacheClusters: 2,
-      automaticFailoverEnabled: true,
-      multiAzEnabled: true,
-      cacheParameterGroupName: redisParameters.ref,
-      cacheSubnetGroupName: redisSubnets.ref,
-      securityGroupIds: [redisSg.securityGroupId],
-      port: REDIS_PORT,
-      transitEncryptionEnabled: true,
-      transitEncryptionMode: 'required',
-      atRestEncryptionEnabled: true,
-      snapshotRetentionLimit: 7,
-      autoMinorVersionUpgrade: true,
+    // Standalone or Redis Cluster (redisClusterMode): see lib/redis.ts.
+    const redis = serviceRedis(this, s, {
+      subnetGroupName: redisSubnets.ref,
+      securityGroupId: redisSg.securityGroupId,
     });
-    const redisUrl = `rediss://${redis.attrPrimaryEndPointAddress}:${redis.attrPrimaryEndPointPort}`;
 
     // ---- the task role: what the service itself may do (the execution role, which pulls the image,
     // writes logs and reads the API token for ECS, is separate and created by the CDK).
@@ -206,7 +187,7 @@ export class DcrProvisionerStack extends Stack {
     });
 
     const commonEnvironment: Record<string, string> = {
-      REDIS_URL: redisUrl,
+      ...redis.environment,
       SECRETS_BACKEND: 'aws',
       SECRET_NAME_PREFIX: s.secretNamePrefix,
       SECRETS_KMS_KEY_ID: secretsKey.keyArn,
@@ -246,7 +227,7 @@ export class DcrProvisionerStack extends Stack {
         // The service gives in-flight jobs and requests 25 s after SIGTERM (src/cli/run-service.ts).
         stopTimeout: Duration.seconds(30),
         environment: { ...commonEnvironment, ...options.environment },
-        secrets: options.secrets ?? {},
+        secrets: { ...redis.secrets, ...options.secrets },
         portMappings: options.portMappings ?? [],
         logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: options.command }),
         ...(options.healthCheck ? { healthCheck: options.healthCheck } : {}),

@@ -35,6 +35,15 @@ export interface DeploymentSettings {
   workerConcurrency: number;
   /** @defaultValue `cache.t4g.small` */
   redisNodeType: string;
+  /**
+   * Run ElastiCache with cluster mode enabled (shards, an ACL user, REDIS_CLUSTER=true) instead of one
+   * primary with a replica. @defaultValue false
+   */
+  redisClusterMode: boolean;
+  /** Shards (node groups) in cluster mode; ignored otherwise. @defaultValue 3 */
+  redisShards: number;
+  /** Replicas per shard in cluster mode, 0 to 5; ignored otherwise. @defaultValue 1 */
+  redisReplicasPerShard: number;
   /** Days CloudWatch keeps the containers' logs (one of CloudWatch's fixed periods). @defaultValue 30 */
   logRetentionDays: RetentionDays;
 }
@@ -121,6 +130,10 @@ export function settingsFromContext(read: ContextReader): DeploymentSettings {
     workerMaxTasks,
     workerConcurrency: integer('workerConcurrency', 16, 1, 1000),
     redisNodeType: text('redisNodeType') ?? 'cache.t4g.small',
+    redisClusterMode: flag('redisClusterMode', false),
+    // ElastiCache's own bounds: up to 500 shards, 0 to 5 replicas each.
+    redisShards: integer('redisShards', 3, 1, 500),
+    redisReplicasPerShard: integer('redisReplicasPerShard', 1, 0, 5),
     logRetentionDays: retention(integer('logRetentionDays', 30, 1, 3653)),
   };
 }

@@ -20,6 +20,9 @@ describe('settings from context', () => {
       workerMaxTasks: 10,
       apiTasks: 2,
       logRetentionDays: 30,
+      redisClusterMode: false,
+      redisShards: 3,
+      redisReplicasPerShard: 1,
     });
   });
 
@@ -30,9 +33,28 @@ describe('settings from context', () => {
     [{ workerMinTasks: '5', workerMaxTasks: '2' }, /workerMaxTasks must be at least workerMinTasks/],
     [{ internetFacing: 'yes' }, /internetFacing must be true or false/],
     [{ ingressCidr: 'everyone' }, /ingressCidr must be an IPv4 CIDR/],
+    [{ redisClusterMode: 'yes' }, /redisClusterMode must be true or false/],
+    [{ redisShards: '0' }, /redisShards must be a whole number from 1 to 500/],
+    [{ redisShards: '2.5' }, /redisShards must be a whole number/],
+    [{ redisReplicasPerShard: '6' }, /redisReplicasPerShard must be a whole number from 0 to 5/],
+    [{ redisReplicasPerShard: '-1' }, /redisReplicasPerShard must be a whole number from 0 to 5/],
   ])('refuses %j', (context, message) => {
     expect(() => settings({ imageUri: ECR_IMAGE, ...context })).toThrow(SettingsError);
     expect(() => settings({ imageUri: ECR_IMAGE, ...context })).toThrow(message);
+  });
+
+  it('reads the Redis cluster settings from strings (-c) and JSON values (cdk.json)', () => {
+    expect(
+      settings({
+        imageUri: ECR_IMAGE,
+        redisClusterMode: 'true',
+        redisShards: '4',
+        redisReplicasPerShard: '0',
+      }),
+    ).toMatchObject({ redisClusterMode: true, redisShards: 4, redisReplicasPerShard: 0 });
+    expect(
+      settings({ imageUri: ECR_IMAGE, redisClusterMode: true, redisShards: 2, redisReplicasPerShard: 2 }),
+    ).toMatchObject({ redisClusterMode: true, redisShards: 2, redisReplicasPerShard: 2 });
   });
 
   it('refuses an ECR image without a tag or digest', () => {
