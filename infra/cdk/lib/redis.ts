@@ -160,12 +160,13 @@ function clusterRedis(stack: Stack, s: DeploymentSettings, placement: RedisPlace
   });
   for (const user of users) userGroup.addResourceDependency(user);
 
-  // Failover and Multi-AZ need a replica to promote.
+  // ElastiCache requires automatic failover on every cluster-mode group; Multi-AZ needs a replica to
+  // promote in another zone.
   const replicated = s.redisReplicasPerShard >= 1;
   if (!replicated) {
     Annotations.of(stack).addWarningV2(
       'dcr-provisioner:redis-without-replicas',
-      'redisReplicasPerShard is 0: no automatic failover, and losing a node loses the jobs on its shard.',
+      'redisReplicasPerShard is 0: no replica to fail over to, and losing a node loses the jobs on its shard.',
     );
   }
   const redis = new elasticache.CfnReplicationGroup(stack, 'Redis', {
@@ -173,7 +174,7 @@ function clusterRedis(stack: Stack, s: DeploymentSettings, placement: RedisPlace
     clusterMode: 'enabled',
     numNodeGroups: s.redisShards,
     replicasPerNodeGroup: s.redisReplicasPerShard,
-    automaticFailoverEnabled: replicated,
+    automaticFailoverEnabled: true,
     multiAzEnabled: replicated,
     cacheParameterGroupName: parameters.ref,
     userGroupIds: [userGroup.ref],

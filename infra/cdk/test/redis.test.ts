@@ -121,13 +121,13 @@ describe('redis cluster mode', () => {
     });
   });
 
-  it('takes shards and replicas from context; without replicas, no failover or Multi-AZ', () => {
+  it('takes shards and replicas from context; without replicas, failover stays on (ElastiCache requires it) but not Multi-AZ', () => {
     const other = synth({ redisClusterMode: 'true', redisShards: '5', redisReplicasPerShard: '0' }).template;
     const [, group] = only(other, 'AWS::ElastiCache::ReplicationGroup');
     expect(group.Properties).toMatchObject({
       NumNodeGroups: 5,
       ReplicasPerNodeGroup: 0,
-      AutomaticFailoverEnabled: false,
+      AutomaticFailoverEnabled: true,
       MultiAZEnabled: false,
     });
   });
