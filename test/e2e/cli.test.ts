@@ -6,11 +6,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type SmartServer, startSmartServer } from '../fixtures/smart-server.js';
 import { cliRunner } from '../support/cli.js';
+import { testQueuePrefix, testRedisEnv } from '../support/redis.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'dcr-cli-'));
 const baseEnv = {
-  REDIS_URL: inject('redisUrl'),
-  QUEUE_PREFIX: `${inject('redisPrefix')}-cli`,
+  ...testRedisEnv(),
+  QUEUE_PREFIX: testQueuePrefix('cli'),
   SECRETS_FILE_DIR: path.join(work, 'secrets'),
   ALLOW_INSECURE_LOCALHOST: 'true',
 };

@@ -8,13 +8,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { FileSecretStore, registrationSecretName } from '../../src/secrets/index.js';
 import { cliRunner } from '../support/cli.js';
+import { testQueuePrefix, testRedisEnv } from '../support/redis.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'dcr-cli-rotation-'));
 const secretsDir = path.join(work, 'secrets');
 const prefix = 'dcr-e2e/';
 const baseEnv = {
-  REDIS_URL: inject('redisUrl'),
-  QUEUE_PREFIX: `${inject('redisPrefix')}-cli-rotation`,
+  ...testRedisEnv(),
+  QUEUE_PREFIX: testQueuePrefix('cli-rotation'),
   SECRETS_FILE_DIR: secretsDir,
   SECRET_NAME_PREFIX: prefix,
 };

@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { testQueuePrefix, testRedisEnv } from '../support/redis.js';
 
 const binary = path.resolve(import.meta.dirname, '../../dist/src/cli/main.js');
 
@@ -23,8 +24,8 @@ function launch(
   const child = spawn(process.execPath, [binary, command], {
     env: {
       ...process.env,
-      REDIS_URL: inject('redisUrl'),
-      QUEUE_PREFIX: `${inject('redisPrefix')}-processes`,
+      ...testRedisEnv(),
+      QUEUE_PREFIX: testQueuePrefix('processes'),
       SECRETS_FILE_DIR: path.join(mkdtempSync(path.join(tmpdir(), 'dcr-proc-')), 'secrets'),
       HTTP_PORT: '0',
       LOG_LEVEL: 'info',

@@ -2,9 +2,10 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { RedisDiscoveryCache } from '../../../src/discovery-cache/index.js';
 import { parseSmartConfiguration } from '../../../src/smart/index.js';
+import { keysMatching, testQueuePrefix, testRedis } from '../../support/redis.js';
 
-const redis = new Redis(inject('redisUrl'));
-const prefix = `${inject('redisPrefix')}-discovery`;
+const redis = testRedis();
+const prefix = testQueuePrefix('discovery');
 afterAll(() => redis.disconnect());
 
 const configuration = parseSmartConfiguration(
@@ -62,12 +63,7 @@ describe('discovery-cache/RedisDiscoveryCache', () => {
     };
     await cache.getOrLoad('https://ehr/fhir/d', load);
     // Gone from Redis (expired, or deleted by an operator): this process does not see it at once.
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:discovery:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    for (const key of await keysMatching(redis, `${prefix}:discovery:*`)) await redis.del(key);
     expect((await cache.getOrLoad('https://ehr/fhir/d', load)).hit).toBe(true);
     expect(loads).toBe(1);
     await new Promise((r) => setTimeout(r, 350));

@@ -2,7 +2,6 @@
 // how the stream stays bounded, and how a crashed consumer's events reach another one.
 
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import {
   createEventConsumer,
@@ -12,21 +11,24 @@ import {
   RedisStreamEventPublisher,
   type UnreadableEntry,
 } from '../../../src/events/index.js';
+import type { RedisConnection } from '../../../src/queue/index.js';
+import { testQueuePrefix, testRedis } from '../../support/redis.js';
 
-let redis: Redis;
-const connections: Redis[] = [];
+let redis: RedisConnection;
+const connections: RedisConnection[] = [];
 const createdKeys = new Set<string>();
 
 /** A stream key of this run, deleted afterwards. */
 function streamKey(name: string): string {
-  const key = `${inject('redisPrefix')}:events-test-${name}-${randomUUID()}`;
+  // The stream and its append-once markers share the prefix's slot on a cluster.
+  const key = `${testQueuePrefix('events-test')}:${name}-${randomUUID()}`;
   createdKeys.add(key);
   return key;
 }
 
 /** Consumers block on their connection, so each gets its own, as the consumer's documentation asks. */
 function consumerFor(key: string, consumer: string, options: Partial<EventConsumerOptions> = {}) {
-  const connection = new Redis(inject('redisUrl'));
+  const connection = testRedis();
   connections.push(connection);
   return createEventConsumer({
     redis: connection,
@@ -55,7 +57,7 @@ async function pendingCount(key: string): Promise<number> {
 }
 
 beforeAll(() => {
-  redis = new Redis(inject('redisUrl'));
+  redis = testRedis();
 });
 
 afterAll(async () => {
@@ -111,7 +113,7 @@ describe('events/stream', () => {
     // with events of this size the length in fact stays within a few entries of the cap.)
     const nodeEntries = await redis
       .config('GET', 'stream-node-max-entries')
-      .then((reply) => Number((reply as string[])[1]) || 100)
+      .then((reply: unknown) => Number((reply as string[])[1]) || 100)
       .catch(() => 100);
     const published = 3 * (maxLength + nodeEntries);
 

@@ -7,6 +7,7 @@ import { publicAppMetadata } from '../../../src/dcr/index.js';
 import { registrationStatus } from '../../../src/queue/index.js';
 import { registrationSecretName } from '../../../src/secrets/index.js';
 import { type StubServer, startStubServer } from '../../fixtures/stub-server.js';
+import { keysMatching } from '../../support/redis.js';
 import { type Pipeline, startPipeline } from './harness.js';
 
 const metadata = publicAppMetadata({ clientName: 'Bases', redirectUris: ['https://app.example/cb'] });
@@ -105,9 +106,12 @@ describe('one secret per tenant and server', () => {
     const first = await register(url, tenantId);
     expect(first.state).toBe('completed');
     // Redis lost the registry; the secret store still holds the first client.
-    const keys = await pipeline.redis.keys(`${pipeline.config.QUEUE_PREFIX}:registration:${tenantId}.*`);
+    const keys = await keysMatching(
+      pipeline.redis,
+      `${pipeline.config.QUEUE_PREFIX}:registration:${tenantId}.*`,
+    );
     expect(keys).toHaveLength(1);
-    await pipeline.redis.del(...keys);
+    for (const key of keys) await pipeline.redis.del(key);
 
     const second = await register(url, tenantId);
     expect(second.state).toBe('completed');

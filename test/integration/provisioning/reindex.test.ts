@@ -19,6 +19,7 @@ import {
   type SecretStore,
 } from '../../../src/secrets/index.js';
 import { type SmartServer, startSmartServer } from '../../fixtures/smart-server.js';
+import { keysMatching } from '../../support/redis.js';
 import { type Pipeline, startPipeline } from '../pipeline/harness.js';
 
 let pipeline: Pipeline;
@@ -115,18 +116,8 @@ afterAll(async () => {
 /** Deletes every registry key of the pipeline: what a Redis that lost its data leaves. */
 async function wipeRegistry(queuePrefix: string): Promise<void> {
   for (const part of ['registration', 'tenant', 'rotation']) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await pipeline.redis.scan(
-        cursor,
-        'MATCH',
-        `${queuePrefix}:${part}:*`,
-        'COUNT',
-        1000,
-      );
-      cursor = next;
-      if (keys.length > 0) await pipeline.redis.unlink(...keys);
-    } while (cursor !== '0');
+    for (const key of await keysMatching(pipeline.redis, `${queuePrefix}:${part}:*`))
+      await pipeline.redis.unlink(key);
   }
 }
 

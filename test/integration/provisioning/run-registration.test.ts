@@ -16,10 +16,11 @@ import {
 } from '../../../src/provisioning/index.js';
 import { FileSecretStore } from '../../../src/secrets/index.js';
 import { type StubServer, startStubServer } from '../../fixtures/stub-server.js';
+import { testQueuePrefix, testRedis } from '../../support/redis.js';
 
 let stub: StubServer;
-const redis = new Redis(inject('redisUrl'));
-const streamKey = `${inject('redisPrefix')}-usecase:events`;
+const redis = testRedis();
+const streamKey = `${testQueuePrefix('usecase')}:events`;
 const http = createHttpClient({ timeoutMs: 300, allowInsecureLocalhost: true });
 const secretStore = new FileSecretStore({ rootDir: mkdtempSync(path.join(tmpdir(), 'dcr-usecase-')) });
 const deps: RegistrationDeps = {

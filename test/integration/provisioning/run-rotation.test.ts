@@ -21,10 +21,11 @@ import {
 } from '../../../src/provisioning/index.js';
 import { FileSecretStore, registrationSecretName } from '../../../src/secrets/index.js';
 import { type StubServer, startStubServer } from '../../fixtures/stub-server.js';
+import { testQueuePrefix, testRedis } from '../../support/redis.js';
 
 let stub: StubServer;
-const redis = new Redis(inject('redisUrl'));
-const streamKey = `${inject('redisPrefix')}-rotation-usecase:events`;
+const redis = testRedis();
+const streamKey = `${testQueuePrefix('rotation-usecase')}:events`;
 const http = createHttpClient({ timeoutMs: 300, allowInsecureLocalhost: true });
 const secretStore = new FileSecretStore({ rootDir: mkdtempSync(path.join(tmpdir(), 'dcr-rotation-')) });
 const scheduled: Array<DeletionRequest & { jobId: string }> = [];
