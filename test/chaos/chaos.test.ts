@@ -11,9 +11,7 @@
 // The run has a Redis of its own (spawned on a free port), so killing and pausing clients touches no one
 // else's; moto is the test run's, under a prefix of this run's own.
 
-import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -38,13 +36,13 @@ import {
   type SecretsFaultProxy,
   startSecretsFaultProxy,
 } from '../support/secrets-fault-proxy.js';
+import { forkWorker, stopWorker } from '../support/worker-fleet.js';
 import { chaosSeed, seededRandom } from './seeded-random.js';
 
 const TENANTS = Number(process.env.CHAOS_TENANTS ?? '120');
 /** How long the faults last; then the backlog drains without them. */
 const CHAOS_MS = 25_000;
 const DRAIN_MS = 150_000;
-const WORKER_ENTRY = path.resolve(import.meta.dirname, '../support/plain-worker-process.ts');
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
@@ -52,31 +50,6 @@ afterAll(async () => {
 });
 
 /** A worker in its own process, its log lines collected; SIGKILL is the crash the chaos run needs. */
-function startWorker(env: Record<string, string>, logs: string[]): Promise<ChildProcess> {
-  const child = fork(WORKER_ENTRY, {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', process.env.CHAOS_WORKER_STDERR === '1' ? 'inherit' : 'ignore', 'ipc'],
-  });
-  child.on('message', (message) => {
-    if (typeof message === 'object' && message !== null && 'log' in message)
-      logs.push(String((message as { log: unknown }).log));
-  });
-  return new Promise((resolve, reject) => {
-    child.on('message', (message) => message === 'ready' && resolve(child));
-    child.once('exit', (code, signal) =>
-      reject(new Error(`worker exited (${code ?? signal}) before it was ready`)),
-    );
-  });
-}
-
-function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  return exited;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('chaos', () => {
@@ -137,8 +110,8 @@ describe('chaos', () => {
     });
 
     const logs: string[] = [];
-    let worker = await startWorker(workerEnv, logs);
-    cleanups.push(() => kill(worker, 'SIGKILL'));
+    let worker = await forkWorker(workerEnv, { logs, stderr: process.env.CHAOS_WORKER_STDERR === '1' });
+    cleanups.push(() => stopWorker(worker, 'SIGKILL'));
 
     const tenants = Array.from({ length: TENANTS }, (_, i) => `chaos-${i}`);
     const fhirBaseUrl = gateway.url('/fhir');
@@ -231,8 +204,8 @@ describe('chaos', () => {
     const activeAtKills: number[] = [];
     const crashAndRestart = async () => {
       activeAtKills.push(await queue.getActiveCount());
-      await kill(worker, 'SIGKILL');
-      worker = await startWorker(workerEnv, logs);
+      await stopWorker(worker, 'SIGKILL');
+      worker = await forkWorker(workerEnv, { logs, stderr: process.env.CHAOS_WORKER_STDERR === '1' });
     };
     await at(6000);
     await crashAndRestart();
@@ -253,7 +226,7 @@ describe('chaos', () => {
       if (Date.now() > deadline) break;
       await sleep(250);
     }
-    await kill(worker, 'SIGTERM');
+    await stopWorker(worker, 'SIGTERM');
 
     const events = await readEventStream(connection, eventStreamKey(config.QUEUE_PREFIX));
     const byTenant = new Map<string, StreamEvent[]>();

@@ -3,7 +3,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SmartServer, startSmartServer } from '../fixtures/smart-server.js';
 import { cliRunner } from '../support/cli.js';
 import { testQueuePrefix, testRedisEnv } from '../support/redis.js';

@@ -5,7 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FileSecretStore, registrationSecretName } from '../../src/secrets/index.js';
 import { cliRunner } from '../support/cli.js';
 import { testQueuePrefix, testRedisEnv } from '../support/redis.js';

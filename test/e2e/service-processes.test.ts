@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { testQueuePrefix, testRedisEnv } from '../support/redis.js';
 
 const binary = path.resolve(import.meta.dirname, '../../dist/src/cli/main.js');

@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { RedisDiscoveryCache } from '../../../src/discovery-cache/index.js';
 import { parseSmartConfiguration } from '../../../src/smart/index.js';
 import { keysMatching, testQueuePrefix, testRedis } from '../../support/redis.js';

@@ -2,7 +2,7 @@
 // how the stream stays bounded, and how a crashed consumer's events reach another one.
 
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createEventConsumer,
   type EventConsumerOptions,

@@ -1,12 +1,12 @@
 // The fleet's politeness end to end: a worker in this process and one in a child process share the
 // per-server limits and breakers through Redis, against stub servers that record what they see.
 
-import { type ChildProcess, fork } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicAppMetadata } from '../../../src/dcr/index.js';
 import type { RunningWorker } from '../../../workers/registration-worker.js';
 import { type StubServer, startStubServer } from '../../fixtures/stub-server.js';
+import { forkWorker } from '../../support/worker-fleet.js';
 import { type Pipeline, pipelineEnv, startPipeline } from '../pipeline/harness.js';
 
 const metadata = publicAppMetadata({ clientName: 'Polite', redirectUris: ['https://app.example/cb'] });
@@ -103,19 +103,7 @@ describe('politeness across a fleet of two worker processes', () => {
       JOB_ATTEMPTS: '20',
     };
     pipeline = await startPipeline('politeness', env);
-    child = fork(path.resolve(import.meta.dirname, '../../support/plain-worker-process.ts'), {
-      execArgv: ['--import', 'tsx'],
-      env: { ...process.env, ...pipelineEnv('politeness', env) },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
-    child.on('message', (message) => {
-      if (typeof message === 'object' && message !== null && 'log' in message)
-        childLogs.push(String((message as { log: unknown }).log));
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.on('message', (message) => message === 'ready' && resolve());
-      child.once('exit', (code) => reject(new Error(`worker process exited (${code}) before it was ready`)));
-    });
+    child = await forkWorker(pipelineEnv('politeness', env), { logs: childLogs, stderr: true });
     worker = await pipeline.startWorker();
   }, 60_000);
 

@@ -4,8 +4,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { confidentialSymmetricMetadata } from '../../../src/dcr/index.js';
 import { RedisStreamEventPublisher } from '../../../src/events/index.js';
 import { createHttpClient } from '../../../src/http/index.js';
