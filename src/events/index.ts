@@ -20,6 +20,7 @@ export {
   type RegistrationReason,
 } from './event-types.js';
 export {
+  APPEND_ONCE_WINDOW_S,
   DEFAULT_EVENT_STREAM_MAX_LENGTH,
   type EventPublisher,
   eventStreamKey,

@@ -15,13 +15,14 @@ export interface PublishOptions {
 export interface PublishedEvent {
   /** Deterministic per outcome: the same outcome published twice carries the same id. */
   eventId: string;
-  /** The entry's id in the stream (`<ms>-<seq>`); differs between duplicates. */
-  streamId: string;
+  /** The entry's id in the stream (`<ms>-<seq>`); absent when this outcome was already appended. */
+  streamId?: string;
 }
 
 /**
- * Where the use case announces outcomes. Delivery is at-least-once: a caller that is unsure whether a
- * publish went through publishes again, and consumers drop the duplicate by `eventId`.
+ * Where the use case announces outcomes. A caller that is unsure whether a publish went through
+ * publishes again; the Redis publisher appends an outcome once within APPEND_ONCE_WINDOW_S, and
+ * consumers still drop duplicates by `eventId` (delivery to a consumer group is at-least-once).
  */
 export interface EventPublisher {
   /** Validates and appends one event. Throws `InvalidEventError` before writing anything if `data` is wrong. */
@@ -42,6 +43,26 @@ export const DEFAULT_EVENT_STREAM_MAX_LENGTH = 100_000;
 export function eventStreamKey(queuePrefix: string): string {
   return `${queuePrefix}:events`;
 }
+
+/**
+ * How long an appended event's id is remembered, so the same outcome published again (a job re-run
+ * after its completion was lost — a Redis failover, a slot migration, a worker killed after publishing)
+ * is not appended twice. Longer than any retry of one job's announcement.
+ */
+export const APPEND_ONCE_WINDOW_S = 3600;
+
+/**
+ * Appends unless the event id's marker exists, and sets the marker in the same script: atomic, so two
+ * workers racing on one outcome append it once. The marker shares the stream's hash tag (its key starts
+ * with the stream's), so both live in one Cluster slot. A refused XADD aborts the script before the
+ * marker is set, so a retry can still append.
+ */
+const APPEND_ONCE = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'type', ARGV[3], 'eventId', ARGV[4], 'data', ARGV[5])
+redis.call('SET', KEYS[2], id, 'EX', ARGV[2])
+return id
+`;
 
 export interface RedisStreamEventPublisherOptions {
   /** Connection to write with; shared with other producers is fine, XADD never blocks. */
@@ -83,19 +104,17 @@ export class RedisStreamEventPublisher implements EventPublisher {
       throw new InvalidEventError(`invalid ${type} event data: ${formatIssues(parsed.error.issues)}`);
     }
     const id = eventId(type, parsed.data.jobId, options.discriminator);
-    let streamId: string | null;
+    let streamId: unknown;
     try {
-      streamId = await this.#redis.xadd(
+      streamId = await this.#redis.eval(
+        APPEND_ONCE,
+        2,
         this.#streamKey,
-        'MAXLEN',
-        '~',
+        `${this.#streamKey}:seen:${id}`,
         this.#maxLength,
-        '*',
-        'type',
+        APPEND_ONCE_WINDOW_S,
         type,
-        'eventId',
         id,
-        'data',
         JSON.stringify(parsed.data),
       );
     } catch (err) {
@@ -103,8 +122,6 @@ export class RedisStreamEventPublisher implements EventPublisher {
         cause: err,
       });
     }
-    // XADD answers null only with NOMKSTREAM, which we never send; guard anyway rather than return a lie.
-    if (streamId === null) throw new EventPublishError(`Redis did not append ${type} event ${id}`);
-    return { eventId: id, streamId };
+    return typeof streamId === 'string' ? { eventId: id, streamId } : { eventId: id };
   }
 }
