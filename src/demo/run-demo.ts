@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { startApplication } from '../../workers/application.js';
-import { type Config, loadConfig } from '../config/index.js';
+import { type Config, loadConfig, withoutUserinfo } from '../config/index.js';
 import { type RegistrationStatus, registrationStatus } from '../queue/index.js';
 import { type SmartServer, startSmartServer } from '../sandbox/index.js';
 import { FileSecretStore, registrationSecretName } from '../secrets/index.js';
@@ -101,7 +101,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
     write('dcr-provisioner demo\n');
     const redis = await ensureLocalRedis(env.REDIS_URL);
     cleanups.push(redis.stop);
-    write(`  redis            ${redis.url}${redis.spawned ? ' (spawned for the demo)' : ''}\n`);
+    write(`  redis            ${withoutUserinfo(redis.url)}${redis.spawned ? ' (spawned for the demo)' : ''}\n`);
 
     const sandbox: SmartServer = await startSmartServer({ initialAccessToken: true });
     cleanups.push(() => sandbox.close());
