@@ -101,7 +101,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
     write('dcr-provisioner demo\n');
     const redis = await ensureLocalRedis(env.REDIS_URL);
     cleanups.push(redis.stop);
-    write(`  redis            ${withoutUserinfo(redis.url)}${redis.spawned ? ' (spawned for the demo)' : ''}\n`);
+    write(
+      `  redis            ${withoutUserinfo(redis.url)}${redis.spawned ? ' (spawned for the demo)' : ''}\n`,
+    );
 
     const sandbox: SmartServer = await startSmartServer({ initialAccessToken: true });
     cleanups.push(() => sandbox.close());

@@ -88,7 +88,13 @@ export async function assertRedisKind(endpoint: RedisEndpoint): Promise<void> {
   const hosts = redisHosts(endpoint);
   let refusal: Error | undefined;
   for (const url of redisUrls(endpoint)) {
-    const probe = new Redis(url, { ...ROLE_OPTIONS.producer, lazyConnect: true, retryStrategy: () => null });
+    // No ready check: INFO is the probe's own question, and its refusal is what we report.
+    const probe = new Redis(url, {
+      ...ROLE_OPTIONS.producer,
+      lazyConnect: true,
+      enableReadyCheck: false,
+      retryStrategy: () => null,
+    });
     // A refused AUTH (WRONGPASS) arrives as an error event as well as the failed connect.
     probe.on('error', (err) => {
       if (err instanceof ReplyError) refusal = err as Error;
