@@ -3,13 +3,12 @@
 // within one DISCOVERY_CACHE_TTL_S (default 3600 s; the run lasts seconds). Politeness limits are raised
 // so many jobs miss the cache at once (the stampede case). Env: TENANTS (default 10000, the size).
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { REGISTRATION_QUEUE } from '../src/queue/index.js';
 import {
   benchPrefix,
+  benchRedis,
   deleteKeys,
   drainQueue,
-  REDIS_URL,
   round,
   startStub,
   startWorkerProcess,
@@ -23,7 +22,7 @@ const TENANTS = Number(process.env.TENANTS ?? '10000');
 const SERVERS = 5;
 const prefix = benchPrefix('discovery-fan-in');
 const stub = await startStub({ servers: SERVERS });
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+const redis = benchRedis();
 const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix });
 const workers = [];
 try {

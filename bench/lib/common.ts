@@ -3,21 +3,36 @@
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import { createRedisConnection, type RedisConnection } from '../../src/queue/index.js';
 
-export const REDIS_URL = 'redis://127.0.0.1:6379';
-/** The benchmarks' Redis as the service's configuration names it. */
-export const BENCH_REDIS = { REDIS_URL, REDIS_CLUSTER: false };
+/**
+ * The benchmarks' Redis as the service's configuration names it: the local standalone server, or a
+ * cluster's seed list with BENCH_REDIS_CLUSTER=1 (bench/with-cluster.ts sets both).
+ */
+export const BENCH_REDIS = {
+  REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  REDIS_CLUSTER: process.env.BENCH_REDIS_CLUSTER === '1',
+};
+export const REDIS_URL = BENCH_REDIS.REDIS_URL;
 export const BENCH_DIR = path.resolve(import.meta.dirname, '..');
 
+/** A run's key prefix; a hash tag on a cluster, as the service requires there. */
 export function benchPrefix(name: string): string {
-  return `bench-${name}-${process.pid}`;
+  const prefix = `bench-${name}-${process.pid}`;
+  return BENCH_REDIS.REDIS_CLUSTER ? `{${prefix}}` : prefix;
+}
+
+/** A connection to the benchmarks' Redis, made the way the worker makes its own. */
+export function benchRedis(): RedisConnection {
+  return createRedisConnection(BENCH_REDIS, 'worker');
 }
 
 /** Configuration for the real worker with the politeness limits raised so they do not bind. */
 export function workerEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     REDIS_URL,
+    REDIS_CLUSTER: String(BENCH_REDIS.REDIS_CLUSTER),
     QUEUE_PREFIX: prefix,
     SECRETS_BACKEND: 'file',
     SECRETS_FILE_DIR: `/tmp/${prefix}-unused`,
@@ -199,17 +214,20 @@ export function stopChild(child: ChildProcess, timeoutMs = 15_000): Promise<void
   });
 }
 
-/** Deletes every key under the run's prefix; returns how many were deleted. */
+/** Deletes every key under the run's prefix, on every master of a cluster; returns how many. */
 export async function deleteKeys(prefix: string): Promise<number> {
-  const redis = new Redis(REDIS_URL);
+  const redis = benchRedis();
   let deleted = 0;
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
+    const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) deleted += await node.unlink(...keys);
+      } while (cursor !== '0');
+    }
   } finally {
     redis.disconnect();
   }
@@ -238,8 +256,11 @@ export function diffStats(a: Record<string, number>, b: Record<string, number>):
 
 export function writeResult(name: string, result: Record<string, unknown>): void {
   mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
-  const body = { benchmark: name, at: new Date().toISOString(), node: process.version, ...result };
-  writeFileSync(path.join(BENCH_DIR, 'results', `${name}.json`), `${JSON.stringify(body, null, 2)}\n`);
+  const redis = BENCH_REDIS.REDIS_CLUSTER ? 'cluster' : 'standalone';
+  const body = { benchmark: name, at: new Date().toISOString(), node: process.version, redis, ...result };
+  // A cluster run sits beside the standalone one instead of replacing it.
+  const file = BENCH_REDIS.REDIS_CLUSTER ? `${name}-cluster.json` : `${name}.json`;
+  writeFileSync(path.join(BENCH_DIR, 'results', file), `${JSON.stringify(body, null, 2)}\n`);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

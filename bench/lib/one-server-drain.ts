@@ -2,13 +2,12 @@
 // enqueued through the real producer, drained by two forked real worker processes from the moment the
 // queue resumes. Cleans up what it started, whatever happens.
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { REGISTRATION_QUEUE } from '../../src/queue/index.js';
 import {
   benchPrefix,
+  benchRedis,
   deleteKeys,
   drainQueue,
-  REDIS_URL,
   type Stub,
   startStub,
   startWorkerProcess,
@@ -35,7 +34,7 @@ export async function drainOneServer(options: {
 }): Promise<OneServerDrain> {
   const prefix = benchPrefix(options.name);
   const stub = await startStub(options.stub);
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const redis = benchRedis();
   const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix });
   const workers = [];
   try {
