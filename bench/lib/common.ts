@@ -23,6 +23,8 @@ export function benchPrefix(name: string): string {
   return BENCH_REDIS.REDIS_CLUSTER ? `{${prefix}}` : prefix;
 }
 
+const untagged = (prefix: string) => prefix.replace(/[{}]/g, '');
+
 /** A connection to the benchmarks' Redis, made the way the worker makes its own. */
 export function benchRedis(): RedisConnection {
   return createRedisConnection(BENCH_REDIS, 'worker');
@@ -35,8 +37,9 @@ export function workerEnv(prefix: string, extra: Record<string, string> = {}): R
     REDIS_CLUSTER: String(BENCH_REDIS.REDIS_CLUSTER),
     QUEUE_PREFIX: prefix,
     SECRETS_BACKEND: 'file',
-    SECRETS_FILE_DIR: `/tmp/${prefix}-unused`,
-    SECRET_NAME_PREFIX: `${prefix}/`,
+    SECRETS_FILE_DIR: `/tmp/${untagged(prefix)}-unused`,
+    // Secret names cannot hold a hash tag's braces.
+    SECRET_NAME_PREFIX: `${untagged(prefix)}/`,
     ALLOW_INSECURE_LOCALHOST: 'true',
     BACKOFF_BASE_MS: '20',
     BACKOFF_MAX_MS: '200',
