@@ -2,7 +2,8 @@
 // answers each call as the test's rule says — pass it through, throttle it (AWS's 400
 // ThrottlingException), fail it (500 InternalServiceError), reset the connection before forwarding
 // (the call never reached the store), or forward it and then reset the connection (the call landed and
-// its answer was lost). It counts what it did per operation.
+// its answer was lost). It counts what it did per operation, and keeps every call in the order it
+// arrived, with the secret it names.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -16,6 +17,13 @@ export interface SecretsCall {
   /** Calls of this operation before this one. */
   seen: number;
   isWrite: boolean;
+  /** The secret the call names (`Name` or `SecretId` of its body), if any. */
+  secretId?: string;
+}
+
+/** One call as it arrived, and what the proxy did with it. */
+export interface ArrivedCall extends SecretsCall {
+  fault: SecretsFault;
 }
 
 export interface SecretsFaultProxy {
@@ -25,6 +33,8 @@ export interface SecretsFaultProxy {
   setRule(rule: (call: SecretsCall) => SecretsFault): void;
   /** How often each fault was applied to each operation, e.g. `counts['PutSecretValue:lose-answer']`. */
   readonly counts: Record<string, number>;
+  /** Every call, in the order it arrived. */
+  readonly calls: readonly ArrivedCall[];
   close(): Promise<void>;
 }
 
@@ -35,6 +45,7 @@ export async function startSecretsFaultProxy(target: string): Promise<SecretsFau
   const agent = new http.Agent({ keepAlive: true });
   const counts: Record<string, number> = {};
   const seen: Record<string, number> = {};
+  const calls: ArrivedCall[] = [];
   const sockets = new Set<Socket>();
   let rule: (call: SecretsCall) => SecretsFault = () => 'pass';
 
@@ -69,7 +80,14 @@ export async function startSecretsFaultProxy(target: string): Promise<SecretsFau
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const operation = String(req.headers['x-amz-target'] ?? '').replace(/^secretsmanager\./, '');
-      const fault = rule({ operation, seen: seen[operation] ?? 0, isWrite: WRITES.has(operation) });
+      const call: SecretsCall = {
+        operation,
+        seen: seen[operation] ?? 0,
+        isWrite: WRITES.has(operation),
+        ...secretIdOf(body),
+      };
+      const fault = rule(call);
+      calls.push({ ...call, fault });
       seen[operation] = (seen[operation] ?? 0) + 1;
       counts[`${operation}:${fault}`] = (counts[`${operation}:${fault}`] ?? 0) + 1;
       switch (fault) {
@@ -109,6 +127,7 @@ export async function startSecretsFaultProxy(target: string): Promise<SecretsFau
       rule = next;
     },
     counts,
+    calls,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -116,4 +135,14 @@ export async function startSecretsFaultProxy(target: string): Promise<SecretsFau
         server.close(() => resolve());
       }),
   };
+}
+
+function secretIdOf(body: Buffer): { secretId?: string } {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { Name?: unknown; SecretId?: unknown };
+    const id = parsed.SecretId ?? parsed.Name;
+    return typeof id === 'string' ? { secretId: id } : {};
+  } catch {
+    return {};
+  }
 }

@@ -3,8 +3,7 @@
 // and the circuit breaker's closed -> open -> half-open -> closed/open cycle with one probe at a time.
 
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Admission,
   type BreakerTransition,
@@ -12,19 +11,21 @@ import {
   type RedisServerLimiterOptions,
   type ServerPermit,
 } from '../../../src/limits/index.js';
+import type { RedisConnection } from '../../../src/queue/index.js';
+import { testQueuePrefix, testRedis } from '../../support/redis.js';
 
-const connections: Redis[] = [];
+const connections: RedisConnection[] = [];
 let prefix: string;
 
 beforeAll(() => {
-  prefix = `${inject('redisPrefix')}-limiter`;
+  prefix = testQueuePrefix('limiter');
 });
 afterAll(() => {
   for (const redis of connections) redis.disconnect();
 });
 
 function limiter(overrides: Partial<RedisServerLimiterOptions> = {}): RedisServerLimiter {
-  const redis = new Redis(inject('redisUrl'));
+  const redis = testRedis();
   connections.push(redis);
   return new RedisServerLimiter({
     redis,
@@ -86,7 +87,7 @@ describe('limits/RedisServerLimiter', () => {
 
   it('gives the slot of a permit never handed back (its worker died) to others once its lease ends', async () => {
     const host = freshHost();
-    const dyingRedis = new Redis(inject('redisUrl'));
+    const dyingRedis = testRedis();
     const dying = new RedisServerLimiter({
       redis: dyingRedis,
       prefix,
@@ -98,15 +99,26 @@ describe('limits/RedisServerLimiter', () => {
     permitOf(await dying.acquire(host)); // never released
     // The worker dies: its connection goes, and its renewals with it.
     dyingRedis.disconnect();
-    const diedAt = Date.now();
+    // By Redis's clock, the dead worker's lease ends at most one lease after its death: no renewal
+    // can come any more.
+    const observer = testRedis();
+    connections.push(observer);
+    const leases = `${prefix}:limits:server:${host}:leases`;
+    const redisNowMs = async () => {
+      const [seconds, micros] = await observer.time();
+      return Number(seconds) * 1000 + Number(micros) / 1000;
+    };
+    const [, leaseEnd] = (await observer.zrange(leases, 0, -1, 'WITHSCORES')).map(Number) as [number, number];
+    const diedAt = await redisNowMs();
+    expect(leaseEnd - diedAt).toBeLessThanOrEqual(300);
     expect((await survivor.acquire(host)).granted).toBe(false);
     const later = await until(async () => {
       const admission = await survivor.acquire(host);
       return admission.granted ? admission : undefined;
     });
     expect(later.granted).toBe(true);
-    // At most one lease (plus the renewal that may just have happened) after the death.
-    expect(Date.now() - diedAt).toBeLessThan(1000);
+    // The slot came back once that lease had ended, not before.
+    expect(await redisNowMs()).toBeGreaterThanOrEqual(leaseEnd);
   });
 
   it('keeps the slot of a request that runs longer than its lease, renewing it until it is handed back', async () => {
@@ -173,16 +185,17 @@ describe('limits/RedisServerLimiter', () => {
 
   it('does not spend the rate on a request refused for want of a slot', async () => {
     const host = freshHost();
+    // One request per second: a refusal that spent the rate would leave the next request a second to wait.
     const a = limiter({ defaults: { concurrency: 1, ratePerSecond: 1 } });
-    const held = permitOf(await a.acquire(host));
-    // Rate spent by `held`; slot taken: the refusal names one of them and takes nothing more.
-    expect((await a.acquire(host)).granted).toBe(false);
+    // The slot is taken by a job coming back for the rate slot it had booked, so the rate is still unspent.
+    const held = permitOf(await a.acquire(host, { claimRate: true, rateClaimed: true }));
+    for (let i = 0; i < 3; i++) {
+      expect(await a.acquire(host)).toMatchObject({ granted: false, reason: 'in_flight' });
+    }
     await held.release('success');
-    const next = await until(async () => {
-      const admission = await a.acquire(host);
-      return admission.granted ? admission : undefined;
-    });
-    expect(next.granted).toBe(true);
+    // Still the whole rate: the next request goes at once, and it is that request that spends it.
+    await permitOf(await a.acquire(host)).release('success');
+    expect(await a.acquire(host)).toMatchObject({ granted: false, reason: 'rate' });
   });
 
   describe('circuit breaker', () => {

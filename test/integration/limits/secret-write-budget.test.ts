@@ -1,78 +1,93 @@
 // The secret write budget against moto, shared by two "workers" (two Redis connections): a burst of
-// writes that would be throttled is spread out in time instead, and every write succeeds.
+// writes that would be throttled is spread out in time instead, and every write succeeds. What is
+// checked is what reached Secrets Manager: a proxy in front of moto stands for its write quota (a write
+// beyond the quota in the last second is answered ThrottlingException, as AWS does) and records every
+// call in the order it arrived.
 
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../../../src/config/index.js';
-import { isProvisioningError, ProvisioningError } from '../../../src/failures/index.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { isProvisioningError } from '../../../src/failures/index.js';
+import { RedisWriteBudget, secretWriteTurns } from '../../../src/limits/index.js';
+import type { RedisConnection } from '../../../src/queue/index.js';
+import { AwsSecretStore, type SecretStore, type SecretWrite } from '../../../src/secrets/index.js';
+import { testQueuePrefix, testRedis } from '../../support/redis.js';
 import {
-  RedisWriteBudget,
-  type SecretWriteTurnsOptions,
-  secretWriteTurns,
-  type WriteBudget,
-} from '../../../src/limits/index.js';
-import { createSecretStore, type SecretStore, type SecretWrite } from '../../../src/secrets/index.js';
-import { pipelineEnv } from '../pipeline/harness.js';
+  type SecretsCall,
+  type SecretsFault,
+  type SecretsFaultProxy,
+  startSecretsFaultProxy,
+} from '../../support/secrets-fault-proxy.js';
 
-/**
- * Secrets Manager's write quota in miniature: a write beyond `perSecond` in the last second fails as
- * the AWS adapter reports ThrottlingException, and is counted.
- */
-function throttling(store: SecretStore, perSecond: number): SecretStore & { throttled: number } {
-  const accepted: number[] = [];
-  const throttlingStore = {
-    throttled: 0,
-    async write(write: SecretWrite) {
-      const now = Date.now();
-      while (accepted.length > 0 && (accepted[0] as number) <= now - 1000) accepted.shift();
-      if (accepted.length >= perSecond) {
-        throttlingStore.throttled += 1;
-        throw new ProvisioningError(
-          'secret_store_unavailable',
-          `cannot write secret ${write.name}: ThrottlingException (Rate exceeded)`,
-        );
-      }
-      accepted.push(now);
-      return store.write(write);
-    },
-    readCurrent: (name: string) => store.readCurrent(name),
-    readPrevious: (name: string) => store.readPrevious(name),
-    readVersion: (name: string, versionId: string) => store.readVersion(name, versionId),
-    list: store.list.bind(store),
-    readTags: (name: string) => store.readTags(name),
-    close: () => store.close(),
-  };
-  return throttlingStore;
-}
-
-/** Each write takes a turn and waits for it, as the use case does before it writes credentials. */
-function budgetSecretWrites(store: SecretStore, budget: WriteBudget, options: SecretWriteTurnsOptions = {}) {
-  const turns = secretWriteTurns(budget, options);
-  return {
-    async write(write: SecretWrite) {
-      await (await turns.reserve()).wait();
-      return store.write(write);
-    },
-  };
-}
-
-const config = () => loadConfig(pipelineEnv('write-budget'));
+const SECRET_NAME_PREFIX = `${inject('redisPrefix')}-write-budget/`;
+let queuePrefix: string;
 let moto: SecretStore;
-const connections: Redis[] = [];
+let proxy: SecretsFaultProxy;
+/** The store as the workers see it: through the proxy, one attempt per call, so a throttle shows. */
+let store: SecretStore;
+const connections: RedisConnection[] = [];
 
 beforeAll(() => {
-  moto = createSecretStore(config());
+  queuePrefix = testQueuePrefix('write-budget');
+  moto = new AwsSecretStore({ endpoint: inject('awsEndpoint'), region: 'us-east-1' });
+});
+beforeEach(async () => {
+  proxy = await startSecretsFaultProxy(inject('awsEndpoint'));
+  store = new AwsSecretStore({ endpoint: proxy.url, region: 'us-east-1', maxAttempts: 1 });
+});
+afterEach(async () => {
+  await store.close();
+  await proxy.close();
 });
 afterAll(async () => {
   await moto.close();
   for (const redis of connections) redis.disconnect();
 });
 
+/** Secrets Manager's write quota in miniature: at most `perSecond` writes arrive in any 1,000 ms. */
+function writeQuota(perSecond: number): (call: SecretsCall) => SecretsFault {
+  const accepted: number[] = [];
+  return (call) => {
+    if (!call.isWrite) return 'pass';
+    const now = Date.now();
+    while (accepted.length > 0 && (accepted[0] as number) <= now - 1000) accepted.shift();
+    if (accepted.length >= perSecond) return 'throttle';
+    accepted.push(now);
+    return 'pass';
+  };
+}
+
+function newBudgetKey(): string {
+  return `${queuePrefix}:limits:secret-writes:${randomUUID()}`;
+}
+
+function budget(key: string, ratePerSecond: number, jitterMs?: number): RedisWriteBudget {
+  const redis = testRedis();
+  connections.push(redis);
+  return new RedisWriteBudget({ redis, key, ratePerSecond, ...(jitterMs === undefined ? {} : { jitterMs }) });
+}
+
+/** Each write takes a turn and waits for it, as the use case does; the turn it was given is kept. */
+function budgetedWriter(writeBudget: RedisWriteBudget, write: (w: SecretWrite) => Promise<unknown>) {
+  return async (secret: SecretWrite, turns: Map<string, number>) => {
+    const turn = await secretWriteTurns(writeBudget, {
+      onWait: (ms) => turns.set(secret.name, ms),
+    }).reserve();
+    await turn.wait();
+    return write(secret);
+  };
+}
+
+type Writer = ReturnType<typeof budgetedWriter>;
+
+/** Two workers, each with its own Redis connection to the same budget. */
+function twoWorkers(make: () => Writer): [Writer, Writer] {
+  return [make(), make()];
+}
+
 function burst(count: number, label: string): SecretWrite[] {
-  const prefix = config().SECRET_NAME_PREFIX;
+  const run = randomUUID().slice(0, 8);
   return Array.from({ length: count }, (_, i) => ({
-    name: `${prefix}${label}-${i}/ehr.example`,
+    name: `${SECRET_NAME_PREFIX}${label}-${run}-${i}/ehr.example`,
     value: JSON.stringify({ client_id: `client-${i}` }),
     clientRequestToken: randomUUID(),
   }));
@@ -88,85 +103,75 @@ async function settle(writes: Array<Promise<unknown>>) {
   };
 }
 
+/** The writes that Secrets Manager accepted, in the order they arrived. */
+function acceptedWrites(): string[] {
+  return proxy.calls.filter((c) => c.isWrite && c.fault === 'pass').map((c) => c.secretId as string);
+}
+
+/** The writes' names ordered by the turn each was given. */
+function inTurnOrder(turns: Map<string, number>): string[] {
+  return [...turns.entries()].sort((x, y) => x[1] - y[1]).map(([name]) => name);
+}
+
 describe('limits/secret write budget', () => {
   it('without a budget, a burst of 20 writes against a 15/s quota comes back partly throttled', async () => {
-    const store = throttling(moto, 15);
+    proxy.setRule(writeQuota(15));
     const outcome = await settle(burst(20, 'unbudgeted').map((write) => store.write(write)));
-    expect(outcome.throttled).toBe(5);
-    expect(outcome.succeeded).toBe(15);
+    expect(outcome).toEqual({ succeeded: 15, throttled: 5 });
+    // All 20 reached Secrets Manager at once, and it refused 5 of them.
+    expect(proxy.counts).toEqual({ 'CreateSecret:pass': 15, 'CreateSecret:throttle': 5 });
   });
 
   it('with a fleet budget of 10/s shared by two workers, the same burst waits its turn and all 20 succeed', async () => {
-    const key = `${config().QUEUE_PREFIX}:limits:secret-writes:${randomUUID()}`;
-    const quota = throttling(moto, 15);
-    const waits: number[] = [];
-    const workers = [0, 1].map(() => {
-      const redis = new Redis(inject('redisUrl'));
-      connections.push(redis);
-      return budgetSecretWrites(quota, new RedisWriteBudget({ redis, key, ratePerSecond: 10 }), {
-        onWait: (ms) => waits.push(ms),
-      });
-    });
+    proxy.setRule(writeQuota(15));
+    const key = newBudgetKey();
+    const workers = twoWorkers(() => budgetedWriter(budget(key, 10), (w) => store.write(w)));
     const writes = burst(20, 'budgeted');
-    const outcome = await settle(
-      writes.map((write, i) => (workers[i % 2] as ReturnType<typeof budgetSecretWrites>).write(write)),
-    );
+    const turns = new Map<string, number>();
+    const outcome = await settle(writes.map((write, i) => (workers[i % 2] as Writer)(write, turns)));
 
     expect(outcome).toEqual({ succeeded: 20, throttled: 0 });
-    expect(quota.throttled).toBe(0);
-    // One write found a turn free; each of the other 19 got a turn of its own, later than the one before.
-    expect(waits.filter((ms) => ms === 0)).toHaveLength(1);
-    expect(new Set(waits).size).toBe(20);
+    // Secrets Manager saw 20 writes, none refused, arriving one by one in the order of their turns.
+    expect(proxy.counts).toEqual({ 'CreateSecret:pass': 20 });
+    expect(turns.size).toBe(20);
+    expect(acceptedWrites()).toEqual(inTurnOrder(turns));
     for (const write of writes) {
-      expect((await moto.readCurrent(write.name))?.versionId).toBe(write.clientRequestToken);
+      const stored = await moto.readCurrent(write.name);
+      expect(stored).toMatchObject({ versionId: write.clientRequestToken, value: write.value });
     }
   });
 
-  it('spaces turns (1,000 + jitterMs) / rate apart across workers, so no second holds more than the rate', async () => {
-    const key = `${config().QUEUE_PREFIX}:limits:secret-writes:${randomUUID()}`;
-    const budgets = [0, 1].map(() => {
-      const redis = new Redis(inject('redisUrl'));
-      connections.push(redis);
-      return new RedisWriteBudget({ redis, key, ratePerSecond: 10, jitterMs: 50 });
-    });
-    const started = performance.now();
-    const waits: number[] = [];
-    for (let i = 0; i < 21; i++) waits.push((await budgets[i % 2]?.reserve(10_000)) as number);
-    const spentMs = performance.now() - started;
+  it('spaces turns across workers so that no second at Secrets Manager holds more than the rate', async () => {
+    // The quota is the budget's rate itself: a single second with 11 writes in it draws a throttle.
+    proxy.setRule(writeQuota(10));
+    const key = newBudgetKey();
+    const workers = twoWorkers(() => budgetedWriter(budget(key, 10, 50), (w) => store.write(w)));
+    const writes = burst(21, 'spaced');
+    const turns = new Map<string, number>();
+    const outcome = await settle(writes.map((write, i) => (workers[i % 2] as Writer)(write, turns)));
 
-    // Each wait counts from its own call, which came a little later than the one before.
-    for (let k = 0; k + 10 < waits.length; k++) {
-      const apart = (waits[k + 10] as number) - (waits[k] as number);
-      expect(apart).toBeGreaterThanOrEqual(1050 - spentMs - 1);
-      expect(apart).toBeLessThanOrEqual(1051);
-    }
+    expect(outcome).toEqual({ succeeded: 21, throttled: 0 });
+    expect(proxy.counts).toEqual({ 'CreateSecret:pass': 21 });
+    expect(acceptedWrites()).toEqual(inTurnOrder(turns));
   });
 
   it('at a budget equal to the quota, a write that leaves 40 ms after its turn is not throttled', async () => {
-    const key = `${config().QUEUE_PREFIX}:limits:secret-writes:${randomUUID()}`;
-    const quota = throttling(moto, 10);
+    proxy.setRule(writeQuota(10));
+    const key = newBudgetKey();
     // The 1st and 21st writes to leave are held back 40 ms (a busy event loop); the 11th is on time.
     // With turns exactly 100 ms apart the 11th would be the 11th write within one second.
     let leaving = 0;
-    const late: SecretStore = {
-      ...quota,
-      async write(write) {
-        if (leaving++ % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 40));
-        return quota.write(write);
-      },
+    const late = async (write: SecretWrite) => {
+      if (leaving++ % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 40));
+      return store.write(write);
     };
-    const workers = [0, 1].map(() => {
-      const redis = new Redis(inject('redisUrl'));
-      connections.push(redis);
-      return budgetSecretWrites(late, new RedisWriteBudget({ redis, key, ratePerSecond: 10, jitterMs: 100 }));
-    });
+    const workers = twoWorkers(() => budgetedWriter(budget(key, 10, 100), late));
+    const turns = new Map<string, number>();
     const outcome = await settle(
-      burst(25, 'late').map((write, i) =>
-        (workers[i % 2] as ReturnType<typeof budgetSecretWrites>).write(write),
-      ),
+      burst(25, 'late').map((write, i) => (workers[i % 2] as Writer)(write, turns)),
     );
 
     expect(outcome).toEqual({ succeeded: 25, throttled: 0 });
-    expect(quota.throttled).toBe(0);
+    expect(proxy.counts).toEqual({ 'CreateSecret:pass': 25 });
   });
 });

@@ -150,7 +150,9 @@ export function describeSecretStoreContract(
       await store.write({ name, value, clientRequestToken: t, tags });
       const again = await store.write({ name, value, clientRequestToken: t, tags });
       expect(again.versionId).toBe(t);
-      expect(await store.readCurrent(name)).toMatchObject({ value, versionId: t });
+      // Read back: the one version holds the value, under its token, and is current.
+      expect(await store.readCurrent(name)).toMatchObject({ name, value, versionId: t });
+      expect(await store.readVersion(name, t)).toMatchObject({ value, versionId: t });
       expect(await store.readPrevious(name)).toBeUndefined();
     });
 
@@ -164,8 +166,10 @@ export function describeSecretStoreContract(
         versionId: ta,
         created: false,
       });
-      expect((await store.readCurrent(name))?.versionId).toBe(tb);
-      expect((await store.readPrevious(name))?.versionId).toBe(ta);
+      // Read back: both versions hold what was written, and the stages are where the newer write put them.
+      expect(await store.readCurrent(name)).toMatchObject({ value: b, versionId: tb });
+      expect(await store.readPrevious(name)).toMatchObject({ value: a, versionId: ta });
+      expect(await store.readVersion(name, ta)).toMatchObject({ value: a, versionId: ta });
     });
 
     it('refuses the same token with a different value as secret_store_rejected and keeps the stored value', async () => {
@@ -187,13 +191,16 @@ export function describeSecretStoreContract(
     it('records the tags given at creation and keeps them when later writes bring others', async () => {
       const name = uniqueName('tags');
       await store.write({ name, value: credentials(seen), clientRequestToken: token(seen, 't1'), tags });
+      const later = { value: credentials(seen), versionId: token(seen, 't2') };
       await store.write({
         name,
-        value: credentials(seen),
-        clientRequestToken: token(seen, 't2'),
+        value: later.value,
+        clientRequestToken: later.versionId,
         tags: { tenant: 'someone-else' },
       });
       expect(await store.readTags(name)).toEqual(tags);
+      // The later write was stored all the same, only its tags were not applied.
+      expect(await store.readCurrent(name)).toMatchObject(later);
     });
 
     it('makes tag values tag-safe and cuts them to 256 characters', async () => {
@@ -291,11 +298,22 @@ export function describeSecretStoreContract(
       }));
       const results = await Promise.all(writes.map((w) => store.write(w)));
       expect(results.filter((r) => r.created).length).toBeLessThanOrEqual(1);
+      expect(results.map((r) => r.versionId)).toEqual(writes.map((w) => w.clientRequestToken));
+      // Read back: every write that was answered holds its own value under its own token.
+      for (const w of writes) {
+        expect(await store.readVersion(name, w.clientRequestToken)).toMatchObject({
+          name,
+          value: w.value,
+          versionId: w.clientRequestToken,
+        });
+      }
       const current = await store.readCurrent(name);
       const previous = await store.readPrevious(name);
       const byToken = new Map(writes.map((w) => [w.clientRequestToken, w.value]));
-      expect(current && byToken.get(current.versionId)).toBe(current?.value);
-      expect(previous && byToken.get(previous.versionId)).toBe(previous?.value);
+      expect(current).toBeDefined();
+      expect(previous).toBeDefined();
+      expect(byToken.get(current?.versionId as string)).toBe(current?.value);
+      expect(byToken.get(previous?.versionId as string)).toBe(previous?.value);
       expect(previous?.versionId).not.toBe(current?.versionId);
     });
 
@@ -304,7 +322,13 @@ export function describeSecretStoreContract(
       const write = { name, value: credentials(seen), clientRequestToken: token(seen, 'retry-race'), tags };
       const results = await Promise.all(Array.from({ length: 5 }, () => store.write(write)));
       expect(new Set(results.map((r) => r.versionId))).toEqual(new Set([write.clientRequestToken]));
-      expect(await store.readCurrent(name)).toMatchObject({ value: write.value });
+      // Read back: one version, current, holding the value.
+      expect(await store.readCurrent(name)).toMatchObject({
+        name,
+        value: write.value,
+        versionId: write.clientRequestToken,
+      });
+      expect(await store.readVersion(name, write.clientRequestToken)).toMatchObject({ value: write.value });
       expect(await store.readPrevious(name)).toBeUndefined();
     });
 
