@@ -151,3 +151,64 @@ describe('a registration over an existing client that RFC 7592 cannot delete', (
     ).toEqual([]);
   });
 });
+
+describe('a client the job made, could not store, and the server refuses to delete', () => {
+  let pipeline: Pipeline;
+  let stub: StubServer;
+  let proxy: SecretsFaultProxy;
+  beforeAll(async () => {
+    stub = await startStubServer();
+    pipeline = await startPipeline('undeletable-own', { JOB_ATTEMPTS: '2' });
+    proxy = await startSecretsFaultProxy(pipeline.config.AWS_ENDPOINT_URL_SECRETS_MANAGER as string);
+    await pipeline.startWorker({}, { AWS_ENDPOINT_URL_SECRETS_MANAGER: proxy.url });
+  });
+  afterAll(async () => {
+    await pipeline.close();
+    await proxy.close();
+    await stub.close();
+  });
+
+  it('names every such client in the failure event (orphanedClientId, orphanedClientIds)', async () => {
+    let issued = 0;
+    stub.on('POST', '/register', () => {
+      const clientId = `own-${++issued}`;
+      return {
+        status: 201,
+        json: {
+          client_id: clientId,
+          client_secret: `secret-of-${clientId}`,
+          registration_client_uri: stub.url(`/manage/${clientId}`),
+          registration_access_token: `rat-${clientId}-value`,
+        },
+      };
+    });
+    // Manageable clients, but the server refuses every delete.
+    for (const clientId of ['own-1', 'own-2']) {
+      stub.on('DELETE', `/manage/${clientId}`, { status: 403, json: { error: 'access_denied' } });
+    }
+    // Every write is refused for good: nothing of either attempt's client can be stored.
+    proxy.setRule(({ isWrite }) => (isWrite ? 'throttle' : 'pass'));
+    const jobId = await enqueue(pipeline, 'own', stub, '/register');
+    const job = await pipeline.waitForJob(jobId, 50_000);
+
+    expect(job.state).toBe('failed');
+    expect(job.attemptsMade).toBe(2);
+    expect(job.failedReason).toMatch(/^secret_store_unavailable: .*own-2 could not be deleted/);
+    // The job tried to delete each client it made: the server said no, the job did not skip it.
+    expect(stub.requestsTo('DELETE', '/manage/own-1')).toHaveLength(1);
+    expect(stub.requestsTo('DELETE', '/manage/own-2')).toHaveLength(1);
+    const failures = await eventsOf(
+      pipeline,
+      (e) => e.type === 'client.registration_failed' && e.data.jobId === jobId,
+    );
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.data).toMatchObject({
+      code: 'secret_store_unavailable',
+      orphanedClientId: 'own-2',
+      orphanedClientIds: ['own-1', 'own-2'],
+    });
+    const text = JSON.stringify(failures);
+    for (const secret of ['secret-of-own-1', 'rat-own-1-value', 'secret-of-own-2', 'rat-own-2-value'])
+      expect(text).not.toContain(secret);
+  }, 60_000);
+});
