@@ -2,14 +2,15 @@
 // answers each call as the test's rule says — pass it through, throttle it (AWS's 400
 // ThrottlingException), fail it (500 InternalServiceError), reset the connection before forwarding
 // (the call never reached the store), or forward it and then reset the connection (the call landed and
-// its answer was lost). It counts what it did per operation, and keeps every call in the order it
-// arrived, with the secret it names.
+// its answer was lost), or hold it unanswered and unforwarded (the caller waits, as for a store that
+// never replies, until it or the proxy gives up). It counts what it did per operation, and keeps every
+// call in the order it arrived, with the secret it names.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** What the proxy does with one call. */
-export type SecretsFault = 'pass' | 'throttle' | 'fail' | 'reset' | 'lose-answer';
+export type SecretsFault = 'pass' | 'throttle' | 'fail' | 'reset' | 'lose-answer' | 'hang';
 
 /** One call as the rule sees it: the operation (`PutSecretValue`, ...) and how many came before it. */
 export interface SecretsCall {
@@ -105,6 +106,9 @@ export async function startSecretsFaultProxy(target: string): Promise<SecretsFau
           return;
         case 'reset':
           req.socket.resetAndDestroy();
+          return;
+        case 'hang':
+          // Never forwarded, never answered: the socket is dropped by the caller or by close().
           return;
         case 'lose-answer':
           forward(req, body, (answer) => {

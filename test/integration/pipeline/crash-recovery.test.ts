@@ -4,8 +4,12 @@ import { type ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { publicAppMetadata } from '../../../src/dcr/index.js';
+import { eventStreamKey } from '../../../src/events/index.js';
+import { registrationStatus } from '../../../src/queue/index.js';
 import { registrationSecretName } from '../../../src/secrets/index.js';
 import { type SmartServer, startSmartServer } from '../../fixtures/smart-server.js';
+import { readEventStream, testRedis } from '../../support/redis.js';
+import { startSecretsFaultProxy } from '../../support/secrets-fault-proxy.js';
 import { type Pipeline, pipelineEnv, startPipeline } from './harness.js';
 
 const metadata = publicAppMetadata({ clientName: 'Crash test', redirectUris: ['https://app.example/cb'] });
@@ -63,5 +67,93 @@ describe('crash recovery', () => {
     expect(job.returnvalue?.possibleOrphan).toBeUndefined();
     const events = (await pipeline.events()).filter((e) => e.data.tenantId === 'crashy');
     expect(events.map((e) => e.type)).toEqual(['client.registered']);
+  });
+});
+
+describe('a worker killed between the registration POST and the secret write', () => {
+  let pipeline: Pipeline;
+  let smart: SmartServer;
+  beforeAll(async () => {
+    pipeline = await startPipeline('crash-before-write');
+  });
+  afterAll(() => pipeline.close());
+
+  it('reports the POST of a worker SIGKILLed before its secret write as possibleOrphan, and ends with one stored live client', async () => {
+    smart = await startSmartServer();
+    servers.push(smart);
+    // The dead worker's secret writes reach this proxy and are held there: never stored, never answered.
+    const proxy = await startSecretsFaultProxy(pipeline.config.AWS_ENDPOINT_URL_SECRETS_MANAGER as string);
+    servers.push(proxy);
+    proxy.setRule(({ isWrite }) => (isWrite ? 'hang' : 'pass'));
+    child = fork(path.resolve(import.meta.dirname, '../../support/plain-worker-process.ts'), {
+      execArgv: ['--import', 'tsx'],
+      env: {
+        ...process.env,
+        ...pipelineEnv('crash-before-write'),
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: proxy.url,
+        TEST_LOCK_DURATION_MS: '1000',
+      },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    await nextMessage(child, 'ready');
+    const tenantId = 'killed-before-write';
+    const result = await pipeline.producer.enqueue({
+      tenantId,
+      fhirBaseUrl: smart.fhirBaseUrl,
+      clientMetadata: metadata,
+    });
+    const jobId = (result as { jobId: string }).jobId;
+    const deadline = Date.now() + 15_000;
+    while (!proxy.counts['CreateSecret:hang']) {
+      if (Date.now() > deadline) throw new Error('the secret write never reached the proxy');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The server made a client; its credentials exist only in the process killed now.
+    expect(smart.stats.registrationPosts).toBe(1);
+    const [lostClientId] = smart.stats.liveClientIds();
+    child.kill('SIGKILL');
+
+    await pipeline.startWorker({ workerOptions: { stalledInterval: 250 } });
+    const job = await pipeline.waitForJob(jobId, 20_000);
+
+    expect(job.state).toBe('completed');
+    // The lost POST's outcome was unknown to the resumed job: it registered again and says so.
+    expect(smart.stats.registrationPosts).toBe(2);
+    expect(job.returnvalue).toMatchObject({ possibleOrphan: true, lostAttemptsAt: [expect.any(String)] });
+    const redis = testRedis();
+    const events = (await readEventStream(redis, eventStreamKey(pipeline.config.QUEUE_PREFIX))).filter(
+      (e) => e.data.tenantId === tenantId,
+    );
+    redis.disconnect();
+    expect(events.map((e) => e.type)).toEqual(['client.registered']);
+    const lostAttemptAt = (job.returnvalue?.lostAttemptsAt as string[])[0] as string;
+    expect(events[0]?.data).toMatchObject({ jobId, possibleOrphan: true, lostAttemptAt });
+    // The intent was written before the first POST was sent: no later than the server received it.
+    const firstPost = smart.registrationRequests.find((r) => r.method === 'POST');
+    expect(Date.parse(lostAttemptAt)).toBeLessThanOrEqual(firstPost?.receivedAt as number);
+    const status = await registrationStatus(
+      { queue: pipeline.queue, registry: pipeline.registry },
+      tenantId,
+      smart.fhirBaseUrl,
+    );
+    expect(status).toMatchObject({ state: 'completed', possibleOrphan: true, lostAttemptAt });
+
+    // One stored client, live at the server, and not the one whose credentials died with the worker.
+    const secretId = registrationSecretName(pipeline.config.SECRET_NAME_PREFIX, tenantId, smart.fhirBaseUrl);
+    const stored = JSON.parse((await pipeline.secretStore.readCurrent(secretId))?.value ?? '{}');
+    expect(stored.client_id).toBe(job.returnvalue?.clientId);
+    expect(stored.client_id).not.toBe(lostClientId);
+    expect(smart.stats.getClient(stored.client_id)).toBeDefined();
+    const names: string[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await pipeline.secretStore.list(
+        `${pipeline.config.SECRET_NAME_PREFIX}${tenantId}/`,
+        pageToken === undefined ? {} : { pageToken },
+      );
+      names.push(...page.names);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(names).toEqual([secretId]);
   });
 });

@@ -4,8 +4,10 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicAppMetadata } from '../../../src/dcr/index.js';
+import { eventStreamKey } from '../../../src/events/index.js';
 import { JOB_NAMES } from '../../../src/queue/index.js';
 import { type StubServer, startStubServer } from '../../fixtures/stub-server.js';
+import { readEventStream, testRedis } from '../../support/redis.js';
 import { type Pipeline, startPipeline } from './harness.js';
 
 const metadata = publicAppMetadata({ clientName: 'Checked', redirectUris: ['https://app.example/cb'] });
@@ -122,5 +124,43 @@ describe('the worker checks every job with the API rules', () => {
       /^invalid_job: the job's checkpoint is malformed \(stored\.clientId/,
     );
     expect(stub.requestsTo('POST', '/register')).toHaveLength(before);
+  });
+
+  it('fails a job with a name no worker knows at once, as invalid_job, and announces it', async () => {
+    const before = stub.requests.length;
+    // What a script or an older producer could leave in the queue: a name with no processor.
+    const added = await pipeline.queue.add('register-cleint', job('misnamed'), {
+      jobId: 'misnamed.by-script',
+      attempts: 5,
+    });
+    const finished = await pipeline.waitForJob(added.id as string);
+
+    expect(finished.state).toBe('failed');
+    // Not retried, although five attempts were allowed: an unknown name never becomes known.
+    expect(finished.attemptsMade).toBe(1);
+    expect(finished.failedReason).toBe('invalid_job: no job type is called "register-cleint"');
+    expect(stub.requests.length).toBe(before);
+    // No use case ran to announce it: the worker's `failed` listener does, just after BullMQ failed it.
+    const redis = testRedis();
+    let failure: { type: string; data: Record<string, unknown> } | undefined;
+    try {
+      for (let i = 0; i < 100 && !failure; i++) {
+        failure = (await readEventStream(redis, eventStreamKey(pipeline.config.QUEUE_PREFIX))).find(
+          (e) => e.data.jobId === added.id,
+        );
+        if (!failure) await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      redis.disconnect();
+    }
+    expect(failure).toMatchObject({
+      type: 'client.registration_failed',
+      data: {
+        code: 'invalid_job',
+        message: 'no job type is called "register-cleint"',
+        tenantId: 'misnamed',
+        attempts: 1,
+      },
+    });
   });
 });

@@ -90,3 +90,84 @@ describe('a job whose worker dies mid-request, past the stalled limit', () => {
     });
   });
 });
+
+describe('a job whose workers die one after another, more often than the stalled limit allows', () => {
+  let pipeline: Pipeline;
+  let stub: StubServer;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    stub = await startStubServer();
+    stub.on('POST', '/register', { hang: true });
+    pipeline = await startPipeline('stalled-repeat');
+  });
+  afterAll(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await pipeline.close();
+    await stub.close();
+  });
+
+  // A worker process that allows one stall: the first death sends the job back to wait, the second ends it.
+  async function workerProcess(): Promise<ChildProcess> {
+    const c = fork(path.resolve(import.meta.dirname, '../../support/plain-worker-process.ts'), {
+      execArgv: ['--import', 'tsx'],
+      env: {
+        ...process.env,
+        ...pipelineEnv('stalled-repeat'),
+        TEST_LOCK_DURATION_MS: '1000',
+        TEST_MAX_STALLED_COUNT: '1',
+      },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    children.push(c);
+    await new Promise<void>((resolve) => c.on('message', (m) => m === 'ready' && resolve()));
+    return c;
+  }
+
+  it('is resumed after the first death, fails as job_stalled after the second, and announces it', async () => {
+    const first = await workerProcess();
+    const queued = await pipeline.producer.enqueue({
+      tenantId: 'stalls-twice',
+      fhirBaseUrl: stub.url('/fhir'),
+      registrationEndpoint: stub.url('/register'),
+      clientMetadata: metadata,
+    });
+    const jobId = (queued as { jobId: string }).jobId;
+    await until(() => stub.requestsTo('POST', '/register').length === 1);
+    first.kill('SIGKILL');
+
+    // One stall is allowed: the next worker takes the job over and, not knowing the first POST's
+    // outcome, sends it again — and dies waiting too.
+    const second = await workerProcess();
+    await until(() => stub.requestsTo('POST', '/register').length === 2);
+    second.kill('SIGKILL');
+    expect((await pipeline.queue.getJob(jobId))?.finishedOn).toBeUndefined();
+
+    await pipeline.startWorker({
+      workerOptions: { maxStalledCount: 1, stalledInterval: 250, lockDuration: 1000 },
+    });
+    const job = await pipeline.waitForJob(jobId, 20_000);
+
+    expect(job.state).toBe('failed');
+    expect(job.failedReason).toMatch(/^job_stalled: the job's worker stopped or stalled too often/);
+    expect(stub.requestsTo('POST', '/register')).toHaveLength(2);
+    let failure: { data: Record<string, unknown> } | undefined;
+    for (let i = 0; i < 100 && !failure; i++) {
+      failure = (await pipeline.events()).find(
+        (e) => e.type === 'client.registration_failed' && e.data.jobId === jobId,
+      );
+      if (!failure) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(failure?.data).toMatchObject({
+      code: 'job_stalled',
+      message: expect.stringMatching(/^the job's worker stopped or stalled too often/),
+      tenantId: 'stalls-twice',
+      possibleOrphan: true,
+      lostAttemptAt: expect.any(String),
+    });
+    // The event names the latest lost POST: made after the first one reached the server.
+    const [firstPost] = stub.requestsTo('POST', '/register');
+    expect(Date.parse(String(failure?.data.lostAttemptAt))).toBeGreaterThanOrEqual(
+      firstPost?.receivedAt as number,
+    );
+  });
+});
