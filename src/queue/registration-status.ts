@@ -41,11 +41,20 @@ export interface StatusSources {
   registry: RegistrationRegistry;
 }
 
-async function statusOf(queue: Queue, record: RegistrationRecord): Promise<RegistrationStatus> {
-  // The registry's record holds only what it knows (absent fields are left out).
-  const { latestJobId, ...known } = record;
+async function statusOf(sources: StatusSources, firstRead: RegistrationRecord): Promise<RegistrationStatus> {
+  const { queue } = sources;
+  const latestJobId = firstRead.latestJobId;
   // State first, then the job: a job read before a state change would report stale attempts.
   const jobState = latestJobId ? await queue.getJobState(latestJobId) : 'unknown';
+  // A job stores its outcome in the registry before it completes, but it may have completed after the
+  // record was read: read it again, so a completed status names the client that job stored.
+  const record =
+    jobState === 'completed'
+      ? ((await sources.registry.get(registrationKey(firstRead.tenantId, firstRead.fhirBaseUrl))) ??
+        firstRead)
+      : firstRead;
+  // The registry's record holds only what it knows (absent fields are left out).
+  const { latestJobId: _latest, ...known } = record;
   const job = jobState === 'unknown' ? undefined : await queue.getJob(latestJobId as string);
   if (!job) {
     // The job was removed by retention; the registry still knows the outcome if there was one.
@@ -91,7 +100,7 @@ export async function registrationStatus(
   fhirBaseUrl: string,
 ): Promise<RegistrationStatus | undefined> {
   const record = await sources.registry.get(registrationKey(tenantId, fhirBaseUrl));
-  return record ? statusOf(sources.queue, record) : undefined;
+  return record ? statusOf(sources, record) : undefined;
 }
 
 /** The statuses of all of a tenant's registrations, one per FHIR server. */
@@ -102,6 +111,6 @@ export async function tenantStatuses(
   const keys = await sources.registry.keysOfTenant(tenantId);
   const records = await Promise.all(keys.map((key) => sources.registry.get(key)));
   return Promise.all(
-    records.filter((r): r is RegistrationRecord => r !== undefined).map((r) => statusOf(sources.queue, r)),
+    records.filter((r): r is RegistrationRecord => r !== undefined).map((r) => statusOf(sources, r)),
   );
 }
