@@ -126,11 +126,11 @@ describe('a worker killed between the registration POST and the secret write', (
     );
     redis.disconnect();
     expect(events.map((e) => e.type)).toEqual(['client.registered']);
-    const lostAttemptAt = (job.returnvalue?.lostAttemptsAt as string[])[0] as string;
+    const [lostAttemptAt] = (job.returnvalue as { lostAttemptsAt: string[] }).lostAttemptsAt;
     expect(events[0]?.data).toMatchObject({ jobId, possibleOrphan: true, lostAttemptAt });
     // The intent was written before the first POST was sent: no later than the server received it.
     const firstPost = smart.registrationRequests.find((r) => r.method === 'POST');
-    expect(Date.parse(lostAttemptAt)).toBeLessThanOrEqual(firstPost?.receivedAt as number);
+    expect(Date.parse(lostAttemptAt as string)).toBeLessThanOrEqual(firstPost?.receivedAt as number);
     const status = await registrationStatus(
       { queue: pipeline.queue, registry: pipeline.registry },
       tenantId,
