@@ -61,6 +61,10 @@ export function redisHosts(endpoint: Pick<Config, 'REDIS_URL'>): string {
     .join(', ');
 }
 
+/** How long a producer waits for Redis at start (e.g. a container started just before Redis). */
+const PRODUCER_WAIT_MS = 10_000;
+const PROBE_RETRY_MS = 500;
+
 /**
  * A fail-fast producer connection that is ready, or an error naming REDIS_URL's hosts — never the
  * URL itself, which may carry a password.
@@ -69,7 +73,7 @@ export async function openProducerConnection(
   endpoint: RedisEndpoint,
   onError: (err: Error) => void = () => {},
 ): Promise<RedisConnection> {
-  await assertRedisKind(endpoint);
+  await assertRedisKind(endpoint, { waitMs: PRODUCER_WAIT_MS });
   const redis = createRedisConnection(endpoint, 'producer', onError);
   try {
     return await connected(redis, 10_000);
@@ -82,27 +86,19 @@ export async function openProducerConnection(
 /**
  * Stops with one clear message when REDIS_CLUSTER does not match what REDIS_URL points at, or when
  * Redis refuses the service's credentials, instead of a standalone client looping on MOVED answers or
- * a cluster client retrying CLUSTER SLOTS forever. Asks the first seed that answers.
+ * a cluster client retrying CLUSTER SLOTS forever. Asks the first seed that answers; while none does,
+ * asks again for up to `waitMs` (a worker waits for Redis as long as it takes: the default).
  */
-export async function assertRedisKind(endpoint: RedisEndpoint): Promise<void> {
-  const hosts = redisHosts(endpoint);
-  let refusal: Error | undefined;
-  for (const url of redisUrls(endpoint)) {
-    // No ready check: INFO is the probe's own question, and its refusal is what we report.
-    const probe = new Redis(url, {
-      ...ROLE_OPTIONS.producer,
-      lazyConnect: true,
-      enableReadyCheck: false,
-      retryStrategy: () => null,
-    });
-    // A refused AUTH (WRONGPASS) arrives as an error event as well as the failed connect.
-    probe.on('error', (err) => {
-      if (err instanceof ReplyError) refusal = err as Error;
-    });
-    try {
-      await probe.connect();
-      const info = await probe.info('cluster');
-      const isClusterNode = /cluster_enabled:1/.test(info);
+export async function assertRedisKind(
+  endpoint: RedisEndpoint,
+  options: { waitMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + (options.waitMs ?? Number.POSITIVE_INFINITY);
+  for (;;) {
+    for (const url of redisUrls(endpoint)) {
+      const isClusterNode = await probeClusterEnabled(url);
+      if (isClusterNode === undefined) continue;
+      const hosts = redisHosts(endpoint);
       if (isClusterNode && !endpoint.REDIS_CLUSTER) {
         throw new ConfigError([
           `REDIS_URL points at a Redis Cluster node (${hosts}): set REDIS_CLUSTER=true`,
@@ -114,19 +110,43 @@ export async function assertRedisKind(endpoint: RedisEndpoint): Promise<void> {
         ]);
       }
       return;
-    } catch (err) {
-      if (err instanceof ConfigError) throw err;
-      if (err instanceof ReplyError) refusal = err as Error;
-      if (refusal) {
-        throw new ConfigError([
-          `Redis at REDIS_URL (${new URL(url).host}) refused the service's first command: ${refusal.message}`,
-        ]);
-      }
-    } finally {
-      probe.disconnect();
     }
+    if (Date.now() + PROBE_RETRY_MS > deadline) {
+      throw new Error(`cannot reach Redis at REDIS_URL (${redisHosts(endpoint)})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, PROBE_RETRY_MS));
   }
-  throw new Error(`cannot reach Redis at REDIS_URL (${hosts})`);
+}
+
+/**
+ * Whether the Redis at `url` runs in cluster mode (`INFO cluster`), or undefined when it cannot be
+ * reached. A refusal (wrong password, a missing permission) is a ConfigError naming Redis's answer.
+ */
+async function probeClusterEnabled(url: string): Promise<boolean | undefined> {
+  // No ready check: INFO is the probe's own question, and its refusal is what we report.
+  const probe = new Redis(url, {
+    ...ROLE_OPTIONS.producer,
+    lazyConnect: true,
+    enableReadyCheck: false,
+    retryStrategy: () => null,
+  });
+  let refusal: Error | undefined;
+  // A refused AUTH (WRONGPASS) arrives as an error event as well as the failed connect.
+  probe.on('error', (err) => {
+    if (err instanceof ReplyError) refusal = err as Error;
+  });
+  try {
+    await probe.connect();
+    return /cluster_enabled:1/.test(await probe.info('cluster'));
+  } catch (err) {
+    if (err instanceof ReplyError) refusal = err as Error;
+    if (!refusal) return undefined;
+    throw new ConfigError([
+      `Redis at REDIS_URL (${new URL(url).host}) refused the service's first command: ${refusal.message}`,
+    ]);
+  } finally {
+    probe.disconnect();
+  }
 }
 
 /** Resolves once the connection is ready, so a fail-fast producer does not reject its first command. */
