@@ -75,8 +75,10 @@ describe('retry backoff through a real worker', () => {
     const capped = gaps.flatMap((g) => g.slice(2));
     expect(mean(capped) - mean(first)).toBeGreaterThanOrEqual((CAP_MS - 2 * BASE_MS) / 4);
 
-    // The cap: no gap goes far past it. Uncapped, the last retries would be drawn from up to 64·base.
-    for (const gap of all) expect(gap).toBeLessThanOrEqual(2 * CAP_MS);
+    // The cap: capped draws average about (base + cap)/2 = 450 ms, so their mean stays under the cap even
+    // with a busy machine's pickup delay added to each; uncapped, the later retries would be drawn from up
+    // to 64·base and average well over it. No single gap is asserted, so one late promotion cannot fail it.
+    expect(mean(capped)).toBeLessThanOrEqual(CAP_MS);
 
     // Jitter: retries drawn from [base, cap] are spread over it, not one fixed delay.
     expect(Math.max(...capped) - Math.min(...capped)).toBeGreaterThanOrEqual((CAP_MS - BASE_MS) / 4);
