@@ -216,6 +216,73 @@ const serverLimits = hostKeyedJson<ServerLimitOverride>({
   },
 });
 
+/** Extra request headers for one host in SERVER_HEADERS: header name (as written) to value. */
+export type ServerHeaders = Readonly<Record<string, string>>;
+
+/**
+ * Names SERVER_HEADERS may not set (lower case): credentials and cookies, which the service sets itself
+ * or must never send to a server it did not mean them for, and the framing and hop-by-hop headers the
+ * HTTP client owns.
+ */
+export const REFUSED_SERVER_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-connection',
+]);
+
+/** An RFC 9110 field name: a token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+// Problems name the host and the header name, never the value: it may be a client id or a key.
+const serverHeaders = hostKeyedJson<ServerHeaders>({
+  shape:
+    'must be a JSON object mapping hosts to header names and values, e.g. {"fhir.epic.com": {"Epic-Client-ID": "<parent app client id>"}}',
+  entryShape: 'an object of header names to string values',
+  parseEntry(key, value, problem) {
+    const headers: Record<string, string> = {};
+    const seen = new Set<string>();
+    for (const [name, setting] of Object.entries(value)) {
+      const lower = name.toLowerCase();
+      if (!HEADER_NAME.test(name)) {
+        problem(`host "${key}" header ${JSON.stringify(name)} is not a valid HTTP header name`);
+        continue;
+      }
+      if (REFUSED_SERVER_HEADERS.has(lower)) {
+        problem(
+          `host "${key}" header "${name}" may not be set here (credentials, cookies, Host, framing and hop-by-hop headers are refused)`,
+        );
+        continue;
+      }
+      if (seen.has(lower)) {
+        problem(`host "${key}" header "${name}" is listed twice (header names ignore case)`);
+        continue;
+      }
+      seen.add(lower);
+      if (typeof setting !== 'string') {
+        problem(`host "${key}" header "${name}" must have a string value`);
+        continue;
+      }
+      if (/[\r\n\0]/.test(setting)) {
+        problem(`host "${key}" header "${name}" value must not contain CR, LF or NUL`);
+        continue;
+      }
+      headers[name] = setting;
+    }
+    return headers;
+  },
+});
+
 export const configSchema = z
   .object({
     // Checked with REDIS_CLUSTER in checkRedisEndpoint: one URL standalone, a list of seeds on a cluster.
@@ -261,6 +328,7 @@ export const configSchema = z
     SERVER_MAX_IN_FLIGHT: integer(1, 1000, 4),
     SERVER_RATE_PER_S: decimal(0.01, 10_000, 5),
     SERVER_LIMITS: serverLimits,
+    SERVER_HEADERS: serverHeaders,
     BREAKER_FAILURE_THRESHOLD: integer(1, 1000, 5),
     BREAKER_COOLDOWN_MS: integer(100, 86_400_000, 60_000),
     SECRET_WRITES_PER_S: decimal(0.1, 10_000, 40),
@@ -344,7 +412,7 @@ function checkRedisEndpoint(
 }
 
 /** Variables whose values must never be echoed back in an error. */
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['API_TOKEN']);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['API_TOKEN', 'SERVER_HEADERS']);
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
