@@ -54,24 +54,35 @@ function serveSmart(stub: StubServer, registrationEndpoint: string): void {
   });
 }
 
-/** Registers every POST to /reg under its client_name, with RFC 7592 management at /reg/{client_id}. */
+/** Tenants whose RFC 7592 update keeps the secret, so the rotation registers a successor and deletes the old client. */
+const UPDATE_KEEPS_SECRET = new Set(['replaced']);
+
+/**
+ * Registers every POST to /reg under its client_name (`c-{name}`, then `c-{name}-2`, ...), with RFC 7592
+ * management at /reg/{client_id}.
+ */
 function serveRegistrations(stub: StubServer): void {
+  const calls = new Map<string, number>();
   stub.on('POST', '/reg', (request: RecordedRequest) => {
-    const clientId = `c-${String((request.json as Record<string, unknown>).client_name)}`;
+    const name = String((request.json as Record<string, unknown>).client_name);
+    const n = (calls.get(name) ?? 0) + 1;
+    calls.set(name, n);
+    const clientId = n === 1 ? `c-${name}` : `c-${name}-${n}`;
+    const secret = `secret-of-${clientId}`;
     stub.on('PUT', `/reg/${clientId}`, (update: RecordedRequest) => ({
       json: {
         ...(update.json as Record<string, unknown>),
-        client_secret: `rotated-secret-of-${clientId}`,
+        client_secret: UPDATE_KEEPS_SECRET.has(name) ? secret : `rotated-${secret}`,
         client_secret_expires_at: 0,
-        registration_access_token: `rotated-token-of-${clientId}`,
       },
     }));
+    stub.on('DELETE', `/reg/${clientId}`, { status: 204 });
     return {
       status: 201,
       json: {
         ...(request.json as Record<string, unknown>),
         client_id: clientId,
-        client_secret: `secret-of-${clientId}`,
+        client_secret: secret,
         client_secret_expires_at: 0,
         registration_access_token: `token-of-${clientId}`,
         registration_client_uri: stub.url(`/reg/${clientId}`),
@@ -95,6 +106,8 @@ beforeAll(async () => {
   serveRegistrations(epic);
   serveRegistrations(other);
   pipeline = await startPipeline('server-headers', {
+    // The replaced client of a successor rotation is deleted this soon after.
+    ROTATION_GRACE: '1s',
     // Upper case and the host as a URL names it: matched as SERVER_LIMITS keys are.
     SERVER_HEADERS: JSON.stringify({
       [new URL(epic.baseUrl).host.toUpperCase()]: { 'Epic-Client-ID': EPIC_CLIENT_ID },
@@ -107,7 +120,11 @@ afterAll(async () => {
   await Promise.all([epic?.close(), other?.close()]);
 });
 
-async function registerAndRotate(tenant: string, fhirBaseUrl: string): Promise<void> {
+async function registerAndRotate(
+  tenant: string,
+  fhirBaseUrl: string,
+  rotatedBy: 'update' | 'new_registration' = 'update',
+): Promise<Record<string, unknown>> {
   const registered = await pipeline.producer.enqueue({
     tenantId: tenant,
     fhirBaseUrl,
@@ -122,8 +139,9 @@ async function registerAndRotate(tenant: string, fhirBaseUrl: string): Promise<v
   const rotated = await pipeline.waitForJob((rotation as { jobId: string }).jobId);
   expect(rotated, rotated.failedReason).toMatchObject({
     state: 'completed',
-    returnvalue: expect.objectContaining({ rotatedBy: 'update' }),
+    returnvalue: expect.objectContaining({ rotatedBy }),
   });
+  return rotated.returnvalue ?? {};
 }
 
 const line = (r: RecordedRequest) => `${r.method} ${r.path}`;
@@ -144,6 +162,16 @@ describe('SERVER_HEADERS', () => {
         'PUT /reg/c-capability',
       ]),
     );
+    for (const request of epic.requests) {
+      expect(epicClientIdOf(request), line(request)).toBe(EPIC_CLIENT_ID);
+    }
+  });
+
+  it('sends it on the RFC 7592 DELETE of a client replaced by a rotation', async () => {
+    const rotated = await registerAndRotate('replaced', epic.url('/fhir'), 'new_registration');
+    const deletion = await pipeline.waitForJob((rotated as { deletion: { jobId: string } }).deletion.jobId);
+    expect(deletion, deletion.failedReason).toMatchObject({ state: 'completed' });
+    expect(epic.requestsTo('DELETE', '/reg/c-replaced').map(epicClientIdOf)).toEqual([EPIC_CLIENT_ID]);
     for (const request of epic.requests) {
       expect(epicClientIdOf(request), line(request)).toBe(EPIC_CLIENT_ID);
     }
