@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { loadConfig, REFUSED_SERVER_HEADERS } from '../../../src/config/index.js';
+import { httpClientOptionsFromConfig } from '../../../src/http/index.js';
 import { configProblems as problemsOf } from '../../support/config-problems.js';
 
 const VALUE = 'parent-app-client-id-6d1f0c';
@@ -31,6 +32,12 @@ describe('SERVER_HEADERS', () => {
     expect(new URL('https://FHIR.EPIC.COM:443/api/FHIR/R4').host in (config.SERVER_HEADERS ?? {})).toBe(true);
     expect(Object.isFrozen(config.SERVER_HEADERS)).toBe(true);
     expect(Object.isFrozen(config.SERVER_HEADERS?.['fhir.epic.com'])).toBe(true);
+  });
+
+  it('reaches the HTTP client of every process through httpClientOptionsFromConfig', () => {
+    const config = loadConfig(headersEnv({ 'fhir.epic.com': { 'Epic-Client-ID': VALUE } }));
+    expect(httpClientOptionsFromConfig(config).serverHeaders).toBe(config.SERVER_HEADERS);
+    expect(httpClientOptionsFromConfig(loadConfig({})).serverHeaders).toEqual({});
   });
 
   it('treats an empty value as unset', () => {
