@@ -9,6 +9,7 @@ import {
   type Logger,
   type Metrics,
   type QueueDepthPublisher,
+  secretKeysFromConfig,
   startQueueDepthPublisher,
 } from '../src/observability/index.js';
 import type { RegistrationProducer, StatusSources } from '../src/queue/index.js';
@@ -55,7 +56,11 @@ export async function startApplication(
   config: Config,
   options: ApplicationOptions = {},
 ): Promise<RunningApplication> {
-  const logger = createLogger({ level: config.LOG_LEVEL, pretty: options.pretty ?? false });
+  const logger = createLogger({
+    level: config.LOG_LEVEL,
+    pretty: options.pretty ?? false,
+    secretKeys: secretKeysFromConfig(config),
+  });
   const context = await openProducerContext(config, (err) =>
     logger.warn({ err: err.message }, 'redis connection error'),
   );

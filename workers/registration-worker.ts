@@ -33,6 +33,7 @@ import {
   instrumentSecretStore,
   type Logger,
   type Metrics,
+  secretKeysFromConfig,
 } from '../src/observability/index.js';
 import type { RegistrationDeps } from '../src/provisioning/index.js';
 import {
@@ -91,7 +92,8 @@ export async function startRegistrationWorker(
   await assertRedisKind(config);
   const connection = createRedisConnection(config, 'worker');
   const http = createHttpClient(httpClientOptionsFromConfig(config));
-  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
+  const logger =
+    overrides.logger ?? createLogger({ level: config.LOG_LEVEL, secretKeys: secretKeysFromConfig(config) });
   // For the sweep's rotations, the delayed deletions, the scheduler, and counting jobs by state when the
   // worker owns its metrics.
   const queue = new Queue(REGISTRATION_QUEUE, { connection, prefix: config.QUEUE_PREFIX });

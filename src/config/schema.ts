@@ -106,25 +106,11 @@ const cronPattern = z
     }
   });
 
-/** One host's politeness limits in SERVER_LIMITS; an absent field takes the fleet default. */
-export interface ServerLimitOverride {
-  concurrency?: number;
-  ratePerSecond?: number;
-}
-
-const SERVER_LIMIT_FIELDS = {
-  concurrency: { min: 1, max: 1000, whole: true, rule: 'a whole number from 1 to 1000' },
-  ratePerSecond: { min: 0.01, max: 10_000, whole: false, rule: 'a number from 0.01 to 10000' },
-} as const;
-
-const SERVER_LIMITS_SHAPE =
-  'must be a JSON object mapping hosts to limits, e.g. {"ehr.example": {"concurrency": 2, "ratePerSecond": 1}}';
-
 /**
- * A SERVER_LIMITS key as the limiter sees hosts: `URL.host` of an https URL (lower case, default port
- * dropped). Undefined for anything that is not a bare host with an optional port.
+ * A SERVER_LIMITS or SERVER_HEADERS key as outbound requests see hosts: `URL.host` of an https URL
+ * (lower case, default port dropped). Undefined for anything that is not a bare host with an optional port.
  */
-function normalizeLimitHost(key: string): string | undefined {
+function normalizeServerHost(key: string): string | undefined {
   const candidate = key.trim().toLowerCase();
   if (candidate === '' || /[/?#@\s\\]/.test(candidate)) return undefined;
   try {
@@ -138,63 +124,164 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-// Every problem names the host and the field, so a long JSON value is fixed in one pass.
-const serverLimits = z
-  .string()
-  .trim()
-  .optional()
-  .transform((raw, ctx): Readonly<Record<string, Readonly<ServerLimitOverride>>> | undefined => {
-    if (raw === undefined || raw === '') return undefined;
-    const problem = (message: string) => ctx.addIssue({ code: 'custom', message });
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      problem(`is not valid JSON; it ${SERVER_LIMITS_SHAPE}`);
-      return z.NEVER;
-    }
-    if (!isPlainObject(parsed)) {
-      problem(SERVER_LIMITS_SHAPE);
-      return z.NEVER;
-    }
-    const limits: Record<string, Readonly<ServerLimitOverride>> = {};
-    for (const [key, value] of Object.entries(parsed)) {
-      const host = normalizeLimitHost(key);
-      if (host === undefined) {
-        problem(`host "${key}" must be a host name or address with an optional port (no scheme or path)`);
-        continue;
+/** How a host-keyed JSON variable reads one host's object; `problem` reports without stopping. */
+interface HostEntryRules<T> {
+  /** The expected shape of the whole value, shown when it is not a JSON object. */
+  shape: string;
+  /** What a host must map to, shown when its value is not an object. */
+  entryShape: string;
+  parseEntry(key: string, value: Record<string, unknown>, problem: (message: string) => void): T;
+}
+
+/**
+ * A JSON object keyed by host (SERVER_LIMITS, SERVER_HEADERS), keys normalized as `URL.host`. Every
+ * problem names the host (and the entry's rules name the field), so a long JSON value is fixed in one
+ * pass. The raw value is never quoted: SERVER_HEADERS may hold client ids or keys.
+ */
+const hostKeyedJson = <T>(rules: HostEntryRules<T>) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx): Readonly<Record<string, Readonly<T>>> | undefined => {
+      if (raw === undefined || raw === '') return undefined;
+      const problem = (message: string) => ctx.addIssue({ code: 'custom', message });
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        problem(`is not valid JSON; it ${rules.shape}`);
+        return z.NEVER;
       }
-      if (Object.hasOwn(limits, host)) {
-        problem(`host "${key}" is listed twice (as "${host}")`);
-        continue;
+      if (!isPlainObject(parsed)) {
+        problem(rules.shape);
+        return z.NEVER;
       }
-      if (!isPlainObject(value)) {
-        problem(`host "${key}" must map to an object with "concurrency" and/or "ratePerSecond"`);
-        continue;
-      }
-      const override: ServerLimitOverride = {};
-      for (const [field, setting] of Object.entries(value)) {
-        if (!Object.hasOwn(SERVER_LIMIT_FIELDS, field)) {
-          problem(`host "${key}" has an unknown field "${field}"; use "concurrency" and/or "ratePerSecond"`);
+      const entries: Record<string, Readonly<T>> = {};
+      for (const [key, value] of Object.entries(parsed)) {
+        const host = normalizeServerHost(key);
+        if (host === undefined) {
+          problem(`host "${key}" must be a host name or address with an optional port (no scheme or path)`);
           continue;
         }
-        const { min, max, whole, rule } = SERVER_LIMIT_FIELDS[field as keyof ServerLimitOverride];
-        if (
-          typeof setting !== 'number' ||
-          !Number.isFinite(setting) ||
-          (whole && !Number.isInteger(setting)) ||
-          setting < min ||
-          setting > max
-        ) {
-          problem(`host "${key}" field "${field}" must be ${rule} (got ${JSON.stringify(setting)})`);
+        if (Object.hasOwn(entries, host)) {
+          problem(`host "${key}" is listed twice (as "${host}")`);
           continue;
         }
-        override[field as keyof ServerLimitOverride] = setting;
+        if (!isPlainObject(value)) {
+          problem(`host "${key}" must map to ${rules.entryShape}`);
+          continue;
+        }
+        entries[host] = Object.freeze(rules.parseEntry(key, value, problem));
       }
-      limits[host] = Object.freeze(override);
+      return Object.freeze(entries);
+    });
+
+/** One host's politeness limits in SERVER_LIMITS; an absent field takes the fleet default. */
+export interface ServerLimitOverride {
+  concurrency?: number;
+  ratePerSecond?: number;
+}
+
+const SERVER_LIMIT_FIELDS = {
+  concurrency: { min: 1, max: 1000, whole: true, rule: 'a whole number from 1 to 1000' },
+  ratePerSecond: { min: 0.01, max: 10_000, whole: false, rule: 'a number from 0.01 to 10000' },
+} as const;
+
+const serverLimits = hostKeyedJson<ServerLimitOverride>({
+  shape:
+    'must be a JSON object mapping hosts to limits, e.g. {"ehr.example": {"concurrency": 2, "ratePerSecond": 1}}',
+  entryShape: 'an object with "concurrency" and/or "ratePerSecond"',
+  parseEntry(key, value, problem) {
+    const override: ServerLimitOverride = {};
+    for (const [field, setting] of Object.entries(value)) {
+      if (!Object.hasOwn(SERVER_LIMIT_FIELDS, field)) {
+        problem(`host "${key}" has an unknown field "${field}"; use "concurrency" and/or "ratePerSecond"`);
+        continue;
+      }
+      const { min, max, whole, rule } = SERVER_LIMIT_FIELDS[field as keyof ServerLimitOverride];
+      if (
+        typeof setting !== 'number' ||
+        !Number.isFinite(setting) ||
+        (whole && !Number.isInteger(setting)) ||
+        setting < min ||
+        setting > max
+      ) {
+        problem(`host "${key}" field "${field}" must be ${rule} (got ${JSON.stringify(setting)})`);
+        continue;
+      }
+      override[field as keyof ServerLimitOverride] = setting;
     }
-    return Object.freeze(limits);
-  });
+    return override;
+  },
+});
+
+/** Extra request headers for one host in SERVER_HEADERS: header name (as written) to value. */
+export type ServerHeaders = Readonly<Record<string, string>>;
+
+/**
+ * Names SERVER_HEADERS may not set (lower case): credentials and cookies, which the service sets itself
+ * or must never send to a server it did not mean them for, and the framing and hop-by-hop headers the
+ * HTTP client owns.
+ */
+export const REFUSED_SERVER_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-connection',
+]);
+
+/** An RFC 9110 field name: a token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+// Problems name the host and the header name, never the value: it may be a client id or a key.
+const serverHeaders = hostKeyedJson<ServerHeaders>({
+  shape:
+    'must be a JSON object mapping hosts to header names and values, e.g. {"fhir.epic.com": {"Epic-Client-ID": "<parent app client id>"}}',
+  entryShape: 'an object of header names to string values',
+  parseEntry(key, value, problem) {
+    const headers: Record<string, string> = {};
+    const seen = new Set<string>();
+    for (const [name, setting] of Object.entries(value)) {
+      const lower = name.toLowerCase();
+      if (!HEADER_NAME.test(name)) {
+        problem(`host "${key}" header ${JSON.stringify(name)} is not a valid HTTP header name`);
+        continue;
+      }
+      if (REFUSED_SERVER_HEADERS.has(lower)) {
+        problem(
+          `host "${key}" header "${name}" may not be set here (credentials, cookies, Host, framing and hop-by-hop headers are refused)`,
+        );
+        continue;
+      }
+      if (seen.has(lower)) {
+        problem(`host "${key}" header "${name}" is listed twice (header names ignore case)`);
+        continue;
+      }
+      seen.add(lower);
+      if (typeof setting !== 'string') {
+        problem(`host "${key}" header "${name}" must have a string value`);
+        continue;
+      }
+      if (/[\r\n\0]/.test(setting)) {
+        problem(`host "${key}" header "${name}" value must not contain CR, LF or NUL`);
+        continue;
+      }
+      headers[name] = setting;
+    }
+    return headers;
+  },
+});
 
 export const configSchema = z
   .object({
@@ -241,6 +328,7 @@ export const configSchema = z
     SERVER_MAX_IN_FLIGHT: integer(1, 1000, 4),
     SERVER_RATE_PER_S: decimal(0.01, 10_000, 5),
     SERVER_LIMITS: serverLimits,
+    SERVER_HEADERS: serverHeaders,
     BREAKER_FAILURE_THRESHOLD: integer(1, 1000, 5),
     BREAKER_COOLDOWN_MS: integer(100, 86_400_000, 60_000),
     SECRET_WRITES_PER_S: decimal(0.1, 10_000, 40),
@@ -324,7 +412,7 @@ function checkRedisEndpoint(
 }
 
 /** Variables whose values must never be echoed back in an error. */
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['API_TOKEN']);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['API_TOKEN', 'SERVER_HEADERS']);
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');

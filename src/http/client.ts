@@ -60,6 +60,13 @@ export interface HttpClientOptions {
    * for test servers and private CAs.
    */
   certificateAuthority?: string | readonly string[];
+  /**
+   * Extra headers for every request to a host (SERVER_HEADERS), keyed like `URL.host` (lower case, the
+   * default port dropped), as SERVER_LIMITS is. Checked against each hop's URL, so a redirect elsewhere
+   * does not carry them; they replace a caller's header of the same name, and the User-Agent.
+   * @defaultValue {}
+   */
+  serverHeaders?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 /** The port plus ownership of the keep-alive connections. */
@@ -85,6 +92,7 @@ export function createHttpClient(options: HttpClientOptions = {}): ClosableHttpC
 
   const httpsLookup = createGuardedLookup(policy, options.resolve);
   const httpLookup = createGuardedLookup({ ...policy, loopbackOnly: true }, options.resolve);
+  const serverHeaders = lowerCasedByHost(options.serverHeaders ?? {});
   const extraCas = options.certificateAuthority === undefined ? [] : [options.certificateAuthority].flat();
 
   // The guarded lookup sits on the agents as well as on each request: Node lets agent options win over
@@ -177,7 +185,13 @@ export function createHttpClient(options: HttpClientOptions = {}): ClosableHttpC
     const body = req.json === undefined ? undefined : JSON.stringify(req.json);
 
     for (let hop = 0; ; hop += 1) {
-      const response = await send(req.method, url, headers, body, req.signal);
+      const response = await send(
+        req.method,
+        url,
+        { ...headers, ...serverHeaders.get(url.host) },
+        body,
+        req.signal,
+      );
       // Only GET follows: repeating a POST/PUT/DELETE elsewhere could register or delete twice.
       if (req.method !== 'GET' || hop >= maxRedirects || !REDIRECT_STATUSES.has(response.status)) {
         return response;
@@ -217,6 +231,20 @@ function requestHeaders(req: HttpRequest, userAgent: string): Record<string, str
     headers['content-type'] = 'application/json';
   }
   return headers;
+}
+
+/** SERVER_HEADERS with the names lower-cased, as requestHeaders keys them, so each replaces its namesake. */
+function lowerCasedByHost(
+  byHost: Readonly<Record<string, Readonly<Record<string, string>>>>,
+): ReadonlyMap<string, Readonly<Record<string, string>>> {
+  return new Map(
+    Object.entries(byHost).map(([host, headers]) => [
+      host,
+      Object.freeze(
+        Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])),
+      ),
+    ]),
+  );
 }
 
 /** The Location of a redirect resolved against the URL that answered; undefined when absent or unparseable. */

@@ -14,6 +14,7 @@ export {
   type Logger,
   type LogLevel,
   type LogMethod,
+  secretKeysFromConfig,
 } from './logger.js';
 export {
   type CreateMetricsOptions,

@@ -5,7 +5,7 @@
 import { type DestinationStream, type Logger as PinoLogger, pino } from 'pino';
 import type { Config } from '../config/index.js';
 import { createPrettyStream } from './pretty-stream.js';
-import { censor, REDACT_PATHS } from './redaction.js';
+import { censor, extraRedactPaths, REDACT_PATHS } from './redaction.js';
 
 /** LOG_LEVEL: fatal, error, warn, info, debug, trace or silent. */
 export type LogLevel = Config['LOG_LEVEL'];
@@ -33,12 +33,19 @@ export interface CreateLoggerOptions {
   destination?: DestinationStream;
   /** Fields added to every line, e.g. `{ component: 'worker' }`. */
   fields?: Record<string, unknown>;
+  /** Further keys censored like SECRET_KEYS, e.g. the header names of SERVER_HEADERS (see secretKeysFromConfig). */
+  secretKeys?: Iterable<string>;
+}
+
+/** The configuration's secret keys for the logger: every header name SERVER_HEADERS sets. */
+export function secretKeysFromConfig(config: Pick<Config, 'SERVER_HEADERS'>): string[] {
+  return Object.values(config.SERVER_HEADERS ?? {}).flatMap((headers) => Object.keys(headers));
 }
 
 export function createLogger(options: CreateLoggerOptions): PinoLogger {
   const settings = {
     level: options.level,
-    redact: { paths: [...REDACT_PATHS], censor },
+    redact: { paths: [...REDACT_PATHS, ...extraRedactPaths(options.secretKeys ?? [])], censor },
     // ISO time, so a line read by a person or grep needs no conversion.
     timestamp: pino.stdTimeFunctions.isoTime,
   };

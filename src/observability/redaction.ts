@@ -67,6 +67,15 @@ function atDepths(name: string): string[] {
 /** The pino `redact.paths`: every secret key and every value holder, at depths 1 to REDACTION_MAX_DEPTH. */
 export const REDACT_PATHS: readonly string[] = [...SECRET_KEYS, ...SECRET_VALUE_HOLDERS].flatMap(atDepths);
 
+/**
+ * Paths for further secret keys known only at start: the names of SERVER_HEADERS, whose values may be
+ * client ids or keys, as written and in lower case (the HTTP client and got key headers lower-cased).
+ */
+export function extraRedactPaths(names: Iterable<string>): string[] {
+  const casings = new Set([...names].flatMap((name) => [name, name.toLowerCase()]));
+  return [...casings].filter((name) => !REDACT_PATHS.includes(name)).flatMap(atDepths);
+}
+
 const holders: ReadonlySet<string> = new Set(SECRET_VALUE_HOLDERS);
 
 /**

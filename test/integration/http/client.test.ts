@@ -50,6 +50,10 @@ function route(req: http.IncomingMessage, res: http.ServerResponse, httpPort: ()
         // Relative Location, resolved by the client against the URL that answered.
         res.writeHead(302, { location: `/r/${left - 1}` }).end();
       }
+    } else if (url.pathname === '/to-localhost') {
+      res.writeHead(302, { location: `http://localhost:${httpPort()}/echo` }).end();
+    } else if (url.pathname === '/from-localhost') {
+      res.writeHead(302, { location: `http://127.0.0.1:${httpPort()}/echo` }).end();
     } else if (url.pathname === '/to-http') {
       res.writeHead(302, { location: `http://127.0.0.1:${httpPort()}/echo` }).end();
     } else if (url.pathname === '/to-private-name') {
@@ -226,6 +230,61 @@ describe('http/client requests and answers', () => {
     const broken = await http.request({ method: 'POST', url: `${httpBase}/status/500`, json: {} });
     expect([notFound.status, broken.status]).toEqual([404, 500]);
     expect(broken.body).toBe('{"error":"nope"}');
+  });
+});
+
+describe('http/client SERVER_HEADERS', () => {
+  const echoedHeaders = (response: { body: string }) =>
+    (JSON.parse(response.body) as { headers: Record<string, string> }).headers;
+  const httpHost = () => new URL(httpBase).host;
+  const localhostBase = () => httpBase.replace('127.0.0.1', 'localhost');
+  const withHeaders = () =>
+    localClient({
+      resolve: fixedResolver({ localhost: '127.0.0.1' }),
+      serverHeaders: { [httpHost()]: { 'Epic-Client-ID': 'parent-id', 'X-Extra': 'x' } },
+    });
+
+  it("adds the host's headers to every method, replacing a caller's header of the same name", async () => {
+    const http = withHeaders();
+    for (const method of ['GET', 'POST', 'PUT', 'DELETE'] as const) {
+      const response = await http.request({
+        method,
+        url: `${httpBase}/echo`,
+        headers: { 'epic-client-id': 'caller', Accept: 'application/json' },
+        ...(method === 'POST' || method === 'PUT' ? { json: { a: 1 } } : {}),
+      });
+      expect(echoedHeaders(response)).toMatchObject({
+        'epic-client-id': 'parent-id',
+        'x-extra': 'x',
+        accept: 'application/json',
+      });
+    }
+  });
+
+  it('sends them to no other host (same port, other name)', async () => {
+    const response = await withHeaders().request({ method: 'GET', url: `${localhostBase()}/echo` });
+    expect(response.status).toBe(200);
+    expect(echoedHeaders(response)['epic-client-id']).toBeUndefined();
+    expect(echoedHeaders(response)['x-extra']).toBeUndefined();
+  });
+
+  it('matches hosts as URL.host does: the case of the URL does not matter', async () => {
+    const http = withHeaders();
+    const upper = await http.request({
+      method: 'GET',
+      url: `${httpBase.replace('http://', 'HTTP://')}/echo`,
+    });
+    expect(echoedHeaders(upper)['epic-client-id']).toBe('parent-id');
+  });
+
+  it("drops them on a redirect to another host and adds the target host's on a redirect to it", async () => {
+    const away = await withHeaders().request({ method: 'GET', url: `${httpBase}/to-localhost` });
+    expect(away.url).toBe(`${localhostBase()}/echo`);
+    expect(echoedHeaders(away)['epic-client-id']).toBeUndefined();
+
+    const toward = await withHeaders().request({ method: 'GET', url: `${localhostBase()}/from-localhost` });
+    expect(toward.url).toBe(`${httpBase}/echo`);
+    expect(echoedHeaders(toward)['epic-client-id']).toBe('parent-id');
   });
 });
 

@@ -2,7 +2,8 @@
 // else, and the demo's pretty output is the same redacted record in readable form.
 
 import { describe, expect, it } from 'vitest';
-import { createLogger, REDACTED } from '../../../src/observability/index.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { createLogger, REDACTED, secretKeysFromConfig } from '../../../src/observability/index.js';
 import { formatLine } from '../../../src/observability/pretty-stream.js';
 
 function capture(options: { pretty?: boolean } = {}) {
@@ -141,5 +142,27 @@ describe('observability/logger', () => {
 
   it('passes a line that is not JSON through the pretty formatter unchanged', () => {
     expect(formatLine('plain text')).toBe('plain text');
+  });
+
+  it('censors the header names of SERVER_HEADERS at every depth, as written and lower-cased', () => {
+    const config = loadConfig({
+      SERVER_HEADERS: JSON.stringify({ 'fhir.epic.com': { 'Epic-Client-ID': 'parent-id' } }),
+    });
+    const chunks: string[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      secretKeys: secretKeysFromConfig(config),
+      destination: { write: (chunk: string) => chunks.push(chunk) },
+    });
+    for (let depth = 1; depth <= 4; depth++) {
+      logger.debug(
+        nest(depth, { 'Epic-Client-ID': `parent-id-${depth}`, 'epic-client-id': `parent-id-${depth}` }),
+        'x',
+      );
+    }
+    logger.debug({ err: { options: { headers: { 'epic-client-id': 'parent-id-got' } } } }, 'x');
+    const text = chunks.join('');
+    expect(text).not.toContain('parent-id');
+    expect(text.match(/\[Redacted\]/g)?.length).toBe(9);
   });
 });
