@@ -245,6 +245,48 @@ describe('verification of client-secret credentials', () => {
     });
   });
 
+  it('rotated credentials are verified like the registration was (retried once here); a verify: false one stays unchecked', async () => {
+    const base = stubServerAt('/rot', (calls) => (calls === 1 ? refused('invalid_grant') : granted()));
+    const registered = await pipeline.waitForJob(
+      await enqueue({ tenantId: 'rot', fhirBaseUrl: base, clientMetadata: backendSecretClient('Rotated') }),
+    );
+    expect(registered.returnvalue).toMatchObject({ verified: true });
+    const rotation = await pipeline.producer.enqueueRotation({ tenantId: 'rot', fhirBaseUrl: base });
+    const { jobId } = rotation as { jobId: string };
+    jobIds.push(jobId);
+    const rotated = await pipeline.waitForJob(jobId);
+    expect(rotated.state).toBe('completed');
+    expect(rotated.attemptsMade).toBe(2);
+    expect(rotated.returnvalue).toMatchObject({ rotatedBy: 'new_registration', verified: true });
+    expect(stub.requestsTo('POST', '/rot/register')).toHaveLength(2);
+    expect(stub.requestsTo('POST', '/rot/token')).toHaveLength(3);
+    expect(writes.get(rotated.returnvalue?.secretId as string)).toBe(2);
+    const event = (await pipeline.events()).find(
+      (e) => e.type === 'client.rotated' && e.data.jobId === jobId,
+    );
+    expect(event?.data).toMatchObject({ verified: true, verifiedAt: expect.any(String) });
+
+    const quiet = stubServerAt('/rot-quiet', () => granted());
+    await pipeline.waitForJob(
+      await enqueue({
+        tenantId: 'rot-quiet',
+        fhirBaseUrl: quiet,
+        clientMetadata: backendSecretClient('Quiet'),
+        verify: false,
+      }),
+    );
+    const quietRotation = (await pipeline.producer.enqueueRotation({
+      tenantId: 'rot-quiet',
+      fhirBaseUrl: quiet,
+    })) as {
+      jobId: string;
+    };
+    const quietRotated = await pipeline.waitForJob(quietRotation.jobId);
+    expect(quietRotated.state).toBe('completed');
+    expect(quietRotated.returnvalue).not.toHaveProperty('verified');
+    expect(stub.requestsTo('POST', '/rot-quiet/token')).toHaveLength(0);
+  });
+
   it('no access token in the logs (at debug), Redis, events or job return values', async () => {
     expect(tokensIssued.length).toBeGreaterThan(0);
     const haystacks = [
