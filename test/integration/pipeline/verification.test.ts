@@ -45,6 +45,10 @@ beforeAll(async () => {
     startSmartServer(),
     startStubServer(),
   ]);
+  // oidc-provider's opaque client_credentials tokens are their jti.
+  smart.provider.on('client_credentials.saved', (token) => {
+    tokensIssued.push((token as { jti: string }).jti);
+  });
   await pipeline.startWorker({ secretStore: countingStore(pipeline.secretStore), metrics });
 });
 afterAll(async () => {
@@ -124,6 +128,8 @@ describe('verification of client-secret credentials', () => {
     expect(status).toMatchObject({ state: 'completed', verified: true, verifiedAt: expect.any(String) });
     expect((await eventOf(jobId))?.data).toMatchObject({ verified: true, verifiedAt: expect.any(String) });
     expect(smart.stats.registrationPosts).toBeGreaterThanOrEqual(1);
+    // The token oidc-provider issued is one the final scan looks for.
+    expect(tokensIssued).toHaveLength(1);
   });
 
   it('a client_secret_post client is verified with its credentials in the form body', async () => {
