@@ -21,6 +21,8 @@ interface SingleOptions {
   registrationEndpoint?: string;
   iatSecretId?: string;
   reason?: string;
+  /** `--verify` / `--no-verify`; undefined: the request's default (verify client_credentials clients). */
+  verify?: boolean;
   file?: string;
 }
 
@@ -50,6 +52,7 @@ async function enqueueOne(context: ProducerContext, options: SingleOptions): Pro
     ...(options.registrationEndpoint ? { registrationEndpoint: options.registrationEndpoint } : {}),
     ...(options.iatSecretId ? { initialAccessToken: { secretId: options.iatSecretId } } : {}),
     ...(options.reason ? { reason: options.reason } : {}),
+    ...(options.verify !== undefined ? { verify: options.verify } : {}),
   });
   if (result.status === 'invalid') {
     printIssues('error: ', result.issues);
@@ -171,10 +174,20 @@ export function enqueueCommand(): Command {
     .addOption(
       new Option('--reason <reason>', 'why the registration is requested').choices([...REGISTRATION_REASONS]),
     )
+    .option(
+      '--verify',
+      'request a token with the new credentials once stored (the default for client_credentials clients)',
+    )
+    .option('--no-verify', 'do not request a token with the new credentials')
     .option('--file <ndjson>', 'a file of requests, one JSON object per line, as the HTTP API takes them')
     .action(async (options: SingleOptions) => {
       if (options.file && (options.tenant || options.fhirBaseUrl)) {
         throw new UsageError('--file cannot be combined with --tenant or --fhir-base-url');
+      }
+      if (options.file && options.verify !== undefined) {
+        throw new UsageError(
+          '--file cannot be combined with --verify or --no-verify: give "verify" on each line',
+        );
       }
       const context = await openProducerContext(loadConfig());
       try {

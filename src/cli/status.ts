@@ -23,6 +23,14 @@ function describe(status: RegistrationStatus): string {
     ['rotated', status.rotatedAt],
     ['rotation period', status.rotationPeriodDays ? `${status.rotationPeriodDays} days` : undefined],
     ['rfc 7592', status.managed === undefined ? undefined : status.managed ? 'yes' : 'no'],
+    [
+      'verified',
+      status.verified === undefined
+        ? undefined
+        : status.verified
+          ? `yes (${status.verifiedAt})`
+          : `no: the token endpoint said ${status.verificationError ?? 'no'} (${status.verifiedAt}); the credentials are stored`,
+    ],
     ['possible orphan', status.possibleOrphan ? `yes (lost attempt at ${status.lostAttemptAt})` : undefined],
     ['job id', status.jobId],
     ['updated', status.updatedAt],

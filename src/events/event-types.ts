@@ -55,11 +55,22 @@ const credentials = {
   secretVersionId: id.optional(),
 };
 
+/**
+ * The outcome of the token request that checks freshly stored credentials (request field `verify`).
+ * Absent when no check was asked for; `verificationError` is the token endpoint's error code.
+ */
+const verification = {
+  verified: z.boolean().optional(),
+  verifiedAt: timestamp.optional(),
+  verificationError: z.string().min(1).max(100).optional(),
+};
+
 /** The schema of `data` for each event type. Publishing validates against it; unknown keys are refused. */
 export const eventDataSchemas = {
   'client.registered': z.strictObject({
     ...common,
     ...credentials,
+    ...verification,
     /** A registration over an existing one: the client it replaced (deleted after `deleteAfter`). */
     previousClientId: id.optional(),
     deleteAfter: timestamp.optional(),
@@ -67,6 +78,7 @@ export const eventDataSchemas = {
   'client.rotated': z.strictObject({
     ...common,
     ...credentials,
+    ...verification,
     /** The client before the rotation: the same as `clientId` when the server updated it in place. */
     previousClientId: id,
     /** `update`: RFC 7592 in place; `new_registration`: a successor client replaced the previous one. */

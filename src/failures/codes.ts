@@ -41,6 +41,11 @@ export const FAILURE_CODES = {
     retryable: false,
     cause: 'access denied, secret scheduled for deletion, invalid name, value too large',
   },
+  verification_failed: {
+    retryable: true,
+    cause:
+      'the token endpoint refused the new credentials (retried a few times: registrations propagate; then the job completes with verified: false)',
+  },
   job_stalled: {
     retryable: false,
     cause: "the job's worker died or stalled too often (BullMQ stalled limit)",

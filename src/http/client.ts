@@ -182,7 +182,12 @@ export function createHttpClient(options: HttpClientOptions = {}): ClosableHttpC
   async function request(req: HttpRequest): Promise<HttpResponse> {
     let url = checkOutboundUrl(req.url, policy);
     const headers = requestHeaders(req, userAgent);
-    const body = req.json === undefined ? undefined : JSON.stringify(req.json);
+    const body =
+      req.form !== undefined
+        ? new URLSearchParams(req.form).toString()
+        : req.json === undefined
+          ? undefined
+          : JSON.stringify(req.json);
 
     for (let hop = 0; ; hop += 1) {
       const response = await send(
@@ -222,12 +227,14 @@ export function createHttpClient(options: HttpClientOptions = {}): ClosableHttpC
   };
 }
 
-/** Caller headers (lower-cased so ours replace theirs), our User-Agent, and the JSON content type. */
+/** Caller headers (lower-cased so ours replace theirs), our User-Agent, and the body's content type. */
 function requestHeaders(req: HttpRequest, userAgent: string): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers ?? {})) headers[name.toLowerCase()] = value;
   headers['user-agent'] = userAgent;
-  if (req.json !== undefined && headers['content-type'] === undefined) {
+  if (req.form !== undefined && headers['content-type'] === undefined) {
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+  } else if (req.json !== undefined && headers['content-type'] === undefined) {
     headers['content-type'] = 'application/json';
   }
   return headers;

@@ -10,6 +10,8 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** Serialised as the JSON body, with `Content-Type: application/json`. */
   json?: unknown;
+  /** Serialised as an `application/x-www-form-urlencoded` body (a token request); wins over `json`. */
+  form?: Record<string, string>;
   /** Aborts the request (e.g. the job's signal). */
   signal?: AbortSignal;
 }

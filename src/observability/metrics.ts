@@ -111,6 +111,11 @@ export interface Metrics {
   serverBreakersOpen: Gauge;
   /** dcr_secret_write_wait_seconds: how far ahead each reserved secret write turn lay. */
   secretWriteWait: Histogram;
+  /**
+   * dcr_registrations_unverified_total{job, code}: jobs that completed with credentials the token
+   * endpoint still refused after every verification try (`verified: false`), by the server's error code.
+   */
+  registrationsUnverified: Counter<'job' | 'code'>;
 }
 
 // prom-client refuses a series name twice in one registry; a second createMetrics on the same registry
@@ -172,6 +177,12 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
 
   const metrics: Metrics = {
     registry,
+    registrationsUnverified: new Counter({
+      name: 'dcr_registrations_unverified_total',
+      help: 'Jobs that completed with stored credentials the token endpoint refused after every verification try (verified: false), by job kind and the error code the server gave.',
+      labelNames: ['job', 'code'],
+      registers,
+    }),
     jobsFinished: new Counter({
       name: 'dcr_jobs_finished_total',
       help: `Job attempts ended, by outcome (completed, failed, retry) and failure code ("${SUCCESS_CODE}" when completed).`,
@@ -269,12 +280,33 @@ export function codeLabel(outcome: JobOutcome, code: FailureCode | undefined): s
   return isFailureCode(code) ? code : 'unknown';
 }
 
+/** RFC 6749 §5.2 token errors: the `code` label of an unverified registration; anything else is `other`. */
+export const VERIFICATION_ERROR_LABELS = [
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'other',
+] as const;
+
+/** A token endpoint's error code as a label: an unexpected one (or an HTTP status) is `other`, so servers cannot grow the series. */
+export function verificationLabel(code: string | undefined): string {
+  return (VERIFICATION_ERROR_LABELS as readonly (string | undefined)[]).includes(code)
+    ? (code as string)
+    : 'other';
+}
+
 /**
  * Series that exist before anything happened, so rate() and alerts see a 0 rather than no data: every
  * outcome and code a job can end with, both cache results, both phase outcomes.
  */
 function zeroKnownSeries(metrics: Metrics): void {
   metrics.jobsFinished.inc({ outcome: 'completed', code: SUCCESS_CODE }, 0);
+  for (const job of ['registration', 'rotation'] as const) {
+    for (const code of VERIFICATION_ERROR_LABELS) metrics.registrationsUnverified.inc({ job, code }, 0);
+  }
   for (const code of failureCodes) {
     metrics.jobsFinished.inc({ outcome: 'failed', code }, 0);
     if (FAILURE_CODES[code].retryable) metrics.jobsFinished.inc({ outcome: 'retry', code }, 0);

@@ -3,7 +3,7 @@
 
 import type { JobFinished, JobOutcome, ProvisioningObserver } from '../provisioning/index.js';
 import type { Logger } from './logger.js';
-import { codeLabel, type Metrics } from './metrics.js';
+import { codeLabel, type Metrics, verificationLabel } from './metrics.js';
 
 export interface ProvisioningObserverOptions {
   metrics: Metrics;
@@ -41,6 +41,12 @@ export function createProvisioningObserver({
     },
     jobFinished(job) {
       metrics.jobsFinished.inc({ outcome: job.outcome, code: codeLabel(job.outcome, job.code) });
+      if (job.outcome === 'completed' && job.verified === false) {
+        metrics.registrationsUnverified.inc({
+          job: job.kind ?? 'registration',
+          code: verificationLabel(job.verificationError),
+        });
+      }
       metrics.jobDuration.observe({ outcome: job.outcome }, job.durationMs / 1000);
       // Attempts per job are known only once it is over; a retry is not the end of it.
       if (job.outcome !== 'retry') metrics.jobAttempts.observe({ outcome: job.outcome }, job.attempt);
@@ -64,6 +70,8 @@ export function outcomeFields(job: JobFinished): Record<string, unknown> {
     code: job.code,
     reason: job.message,
     clientId: job.clientId,
+    verified: job.verified,
+    verificationError: job.verificationError,
     durationMs: ms(job.durationMs),
     discoveryMs: ms(phases.discoveryMs),
     cacheHit: phases.cacheHit,

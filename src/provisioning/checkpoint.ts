@@ -42,6 +42,22 @@ export const checkpointSchema = z.looseObject({
     .optional(),
   /** Written once the credentials are in the secret store: from here on the job never POSTs again. */
   stored: storedRegistrationSchema.optional(),
+  /**
+   * The token request that proves the stored credentials (request field `verify`): refused tries so far,
+   * and the outcome once there is one. Never the token.
+   */
+  verification: z
+    .looseObject({
+      tries: z.number().int().nonnegative(),
+      outcome: z
+        .looseObject({
+          verified: z.boolean(),
+          verifiedAt: isoTime,
+          verificationError: z.string().min(1).max(100).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
   /** Clients of this registration that no secret holds working credentials for, and that could not be deleted. */
   orphanedClientIds: clientIds.optional(),
   /** Times of requests whose outcome is unknown (crash, timeout or gateway error after sending): possible orphans. */

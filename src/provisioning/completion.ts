@@ -10,6 +10,7 @@ import type { JobContext, RegistrationDeps } from './deps.js';
 import { type JobSubject, orphanFields, orphanOutcome } from './job-runner.js';
 import { replacementFields, scheduleReplacedClientDeletion } from './replaced-client.js';
 import type { RegistrationOutcome } from './run-registration.js';
+import type { VerificationOutcome } from './verify-credentials.js';
 
 export async function completeStoredRegistration(
   type: 'client.registered' | 'client.rotated',
@@ -19,8 +20,9 @@ export async function completeStoredRegistration(
   deps: RegistrationDeps,
   /** Fields of this event type beyond the common ones (a rotation's `rotatedBy`). */
   eventFields: Record<string, unknown> = {},
-): Promise<RegistrationOutcome> {
+): Promise<RegistrationOutcome & Partial<VerificationOutcome>> {
   const stored = state.stored as StoredRegistration;
+  const verification: Partial<VerificationOutcome> = state.verification?.outcome ?? {};
   const done = await scheduleReplacedClientDeletion(job, state, context, deps);
   const [, { eventId }] = await Promise.all([
     deps.registry?.recordStored(registrationKey(job.tenantId, job.fhirBaseUrl), {
@@ -28,6 +30,7 @@ export async function completeStoredRegistration(
       fhirBaseUrl: job.fhirBaseUrl,
       ...stored,
       managed: stored.managed ?? false,
+      ...verification,
     }),
     deps.events.publish(
       type,
@@ -41,6 +44,7 @@ export async function completeStoredRegistration(
         attempts: context.attempt,
         occurredAt: (deps.now?.() ?? new Date()).toISOString(),
         reason: job.reason,
+        ...verification,
         ...eventFields,
         ...orphanFields(done),
         ...replacementFields(done),
@@ -52,6 +56,7 @@ export async function completeStoredRegistration(
     tenantId: job.tenantId,
     fhirBaseUrl: job.fhirBaseUrl,
     ...stored,
+    ...verification,
     eventId,
     ...(done.previous && done.previous.clientId !== stored.clientId
       ? { previousClientId: done.previous.clientId }

@@ -67,6 +67,11 @@ export interface RegistrationDeps {
   serverLimiter?: ServerLimiter;
   /** Rotation: where replaced clients are scheduled for deletion. Without it they are left in place. */
   deletions?: DeletionScheduler;
+  /**
+   * Token requests a verification makes (each a job attempt) before the credentials are called
+   * unverified. @defaultValue 4
+   */
+  verificationTries?: number;
   /** ROTATION_GRACE: how long a replaced client keeps working. @defaultValue 24 h */
   rotationGraceMs?: number;
 }

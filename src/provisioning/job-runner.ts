@@ -76,7 +76,9 @@ export async function runProvisioningJob<J extends JobSubject, O extends { clien
   // Read from the raw payload, so that even a job failing validation is reported with what it names.
   const { tenantId, fhirBaseUrl } = partialJob(data);
   const serverHost = serverHostOf(fhirBaseUrl);
-  const report = (fields: Pick<JobFinished, 'outcome' | 'code' | 'message' | 'clientId'>) =>
+  const report = (
+    fields: Pick<JobFinished, 'outcome' | 'code' | 'message' | 'clientId' | 'verified' | 'verificationError'>,
+  ) =>
     observer.jobFinished({
       kind,
       jobId: context.jobId,
@@ -98,7 +100,13 @@ export async function runProvisioningJob<J extends JobSubject, O extends { clien
       (job) => work(job, phases),
       onFinalFailure,
     );
-    report({ outcome: 'completed', clientId: outcome.clientId });
+    const { verified, verificationError } = outcome as { verified?: unknown; verificationError?: unknown };
+    report({
+      outcome: 'completed',
+      clientId: outcome.clientId,
+      ...(typeof verified === 'boolean' ? { verified } : {}),
+      ...(typeof verificationError === 'string' ? { verificationError } : {}),
+    });
     return outcome;
   } catch (err) {
     // Not an outcome: the job waits for the server and this attempt starts again later.

@@ -49,6 +49,10 @@ export interface JobFinished {
   message?: string;
   /** The registered client's id, for `completed`. */
   clientId?: string;
+  /** For `completed`: whether the stored credentials obtained a token, when a verification was made. */
+  verified?: boolean;
+  /** The token endpoint's error code when `verified` is false (a metrics label: short OAuth codes). */
+  verificationError?: string;
   /** The whole attempt, from the processor handing over to the outcome. */
   durationMs: number;
   phases: PhaseDurations;

@@ -40,6 +40,8 @@ export interface RegistrationPlan {
   /** How long the replaced client's secret lived: assumed for a new secret whose expiry is not said. */
   previousSecretLifetimeSeconds?: number | undefined;
   secretId: string;
+  /** Handed the credentials once they are stored (for their verification): secret, never to be kept. */
+  onStored?: (credentials: StoredCredentials | undefined) => void;
 }
 
 /** 250 ms doubling to 8 s: about 32 s in all, long enough for a throttling burst or a brief outage. */
@@ -234,6 +236,7 @@ export async function registerAndStore(
     throw await keepUnresolved(written.failure, state, { ...intent, clientId: client.clientId }, context);
   }
   if (written.outcome === 'failed') throw await giveUpClient(client, written.failure, state, context, deps);
+  plan.onStored?.(readStoredCredentials(value));
 
   const next: Checkpoint = {
     ...state,

@@ -7,7 +7,11 @@
 // delays the job, and neither its attempt count nor its checkpoint changes.
 
 import { registrationKey } from '../queue/registration-key.js';
-import { type RegistrationJob, registrationJobSchema } from '../queue/registration-request.js';
+import {
+  type RegistrationJob,
+  registrationJobSchema,
+  verificationWanted,
+} from '../queue/registration-request.js';
 import { registrationSecretName } from '../secrets/index.js';
 import type { StoredRegistration } from './checkpoint.js';
 import { completeStoredRegistration } from './completion.js';
@@ -16,6 +20,8 @@ import { perRules, runProvisioningJob } from './job-runner.js';
 import type { PhaseRecorder } from './phase-timing.js';
 import { registerAndStore, resumeAfterLostAnswer } from './register-and-store.js';
 import { rememberCurrentClient } from './replaced-client.js';
+import type { StoredCredentials } from './secret-value.js';
+import { type VerificationOutcome, verifyStoredCredentials } from './verify-credentials.js';
 
 /** The job's return value: everything an operator needs, nothing secret. */
 export interface RegistrationOutcome extends StoredRegistration {
@@ -32,13 +38,16 @@ export interface RegistrationOutcome extends StoredRegistration {
   deletion?: { jobId: string; after: string };
 }
 
+/** A completed job's outcome with its verification, when one was asked for (never the token). */
+export type VerifiedOutcome = RegistrationOutcome & Partial<VerificationOutcome>;
+
 const jobSchemaFor = perRules(registrationJobSchema);
 
 export function runRegistration(
   data: unknown,
   context: JobContext,
   deps: RegistrationDeps,
-): Promise<RegistrationOutcome> {
+): Promise<VerifiedOutcome> {
   return runProvisioningJob('registration', data, context, deps, jobSchemaFor(deps), (job, phases) =>
     provision(job, context, deps, phases),
   );
@@ -49,7 +58,7 @@ async function provision(
   context: JobContext,
   deps: RegistrationDeps,
   phases: PhaseRecorder,
-): Promise<RegistrationOutcome> {
+): Promise<VerifiedOutcome> {
   const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
   const key = registrationKey(job.tenantId, job.fhirBaseUrl);
   let state = context.checkpoint.load();
@@ -62,6 +71,8 @@ async function provision(
   state = await rememberCurrentClient(job, state, context, deps);
 
   if (!state.stored && state.intent) state = await resumeAfterLostAnswer(state, secretId, context, deps);
+  // Secret, and only in memory: this attempt's stored credentials, so that verifying them needs no read.
+  let fresh: StoredCredentials | undefined;
   if (!state.stored) {
     state = await registerAndStore(
       {
@@ -72,6 +83,9 @@ async function provision(
         initialAccessTokenSecretId: job.initialAccessToken?.secretId,
         rotationPeriodDays: job.rotation?.periodDays,
         secretId,
+        onStored: (credentials) => {
+          fresh = credentials;
+        },
       },
       state,
       context,
@@ -79,5 +93,7 @@ async function provision(
       phases,
     );
   }
+  // After the store, never before: a retried attempt finds `stored` in the checkpoint and comes straight here.
+  if (verificationWanted(job)) state = await verifyStoredCredentials(state, context, deps, fresh);
   return completeStoredRegistration('client.registered', job, state, context, deps);
 }

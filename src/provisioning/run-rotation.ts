@@ -42,9 +42,10 @@ import {
   secretLifetimeSeconds,
   secretValue,
 } from './secret-value.js';
+import { type VerificationOutcome, verifyStoredCredentials } from './verify-credentials.js';
 
 /** The rotation job's return value: nothing secret. */
-export interface RotationOutcome extends RegistrationOutcome {
+export interface RotationOutcome extends RegistrationOutcome, Partial<VerificationOutcome> {
   previousClientId: string;
   /** `update`: RFC 7592 in place, same client id; `new_registration`: a successor client. */
   rotatedBy: 'update' | 'new_registration';
@@ -79,6 +80,10 @@ async function rotate(
   const secretId = registrationSecretName(deps.secretNamePrefix, job.tenantId, job.fhirBaseUrl);
   const key = registrationKey(job.tenantId, job.fhirBaseUrl);
   let state = context.checkpoint.load();
+  // Rotated credentials are verified when the registration's were: a record with `verified` asked for
+  // it (a `verify: false` registration, or one from before verification existed, has none). Read before
+  // recordWorking, and before this job's completion rewrites the record.
+  const verify = (await deps.registry?.get(key))?.verified !== undefined;
   await deps.registry?.recordWorking(key, {
     tenantId: job.tenantId,
     fhirBaseUrl: job.fhirBaseUrl,
@@ -91,6 +96,8 @@ async function rotate(
         ? await resumeAfterLostUpdate(state, secretId, context, deps)
         : await resumeAfterLostAnswer(state, secretId, context, deps);
   }
+  // Secret, and only in memory: a successor's stored credentials, so that verifying them needs no read.
+  let fresh: StoredCredentials | undefined;
   if (!state.stored) {
     const current = await deps.secretStore.readCurrent(secretId);
     const credentials = current ? readStoredCredentials(current.value) : undefined;
@@ -139,6 +146,9 @@ async function rotate(
           replacesClient: true,
           previousSecretLifetimeSeconds: secretLifetimeSeconds(credentials),
           secretId,
+          onStored: (stored) => {
+            fresh = stored;
+          },
         },
         state,
         context,
@@ -148,6 +158,7 @@ async function rotate(
     }
   }
 
+  if (verify || state.verification) state = await verifyStoredCredentials(state, context, deps, fresh);
   const stored = state.stored as StoredRegistration;
   const previousClientId = (state.previous as NonNullable<Checkpoint['previous']>).clientId;
   const rotatedBy = stored.clientId === previousClientId ? 'update' : 'new_registration';

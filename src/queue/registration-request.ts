@@ -77,6 +77,11 @@ const common = (rules: RequestRules) => ({
         .max(3650, 'must be at most 3650 (ten years)'),
     })
     .optional(),
+  /**
+   * Request a token with the new credentials once they are stored. @defaultValue true when the
+   * metadata's `grant_types` include `client_credentials`, false otherwise (see verificationWanted).
+   */
+  verify: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
 interface SecretNameInputs {
@@ -154,11 +159,64 @@ export function jobSchemaOf<S extends SubjectShape>(rules: RequestRules, shape: 
 }
 
 export function registrationRequestSchema(rules: RequestRules) {
-  return requestSchemaOf(rules, common(rules));
+  return requestSchemaOf(rules, common(rules)).superRefine((request, ctx) => checkVerify(request, ctx));
 }
 
 export function registrationJobSchema(rules: RequestRules) {
-  return jobSchemaOf(rules, common(rules));
+  return jobSchemaOf(rules, common(rules)).superRefine((job, ctx) => checkVerify(job, ctx));
+}
+
+/** Auth methods whose credentials a verification can use today (a client assertion comes later). */
+export const VERIFIABLE_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+
+function metadataFields(metadata: unknown): { grantTypes: unknown[]; authMethod: unknown } {
+  const fields = (typeof metadata === 'object' && metadata !== null ? metadata : {}) as Record<
+    string,
+    unknown
+  >;
+  return {
+    // RFC 7591 defaults: authorization_code, client_secret_basic.
+    grantTypes: Array.isArray(fields.grant_types) ? fields.grant_types : ['authorization_code'],
+    authMethod: fields.token_endpoint_auth_method ?? 'client_secret_basic',
+  };
+}
+
+/**
+ * Whether a request's credentials are checked with a token request: `verify` when given, else for
+ * clients with the `client_credentials` grant — and only for auth methods a check can use, so the
+ * default never asks for one that cannot be made.
+ */
+export function verificationWanted(request: {
+  verify?: boolean | undefined;
+  clientMetadata: unknown;
+}): boolean {
+  const { grantTypes, authMethod } = metadataFields(request.clientMetadata);
+  if (request.verify === false) return false;
+  const verifiable = (VERIFIABLE_AUTH_METHODS as readonly unknown[]).includes(authMethod);
+  return verifiable && grantTypes.includes('client_credentials');
+}
+
+/** `verify: true` asks for a check that can be made: a client_credentials client with a client secret. */
+function checkVerify(
+  request: { verify?: boolean | undefined; clientMetadata: unknown },
+  ctx: z.RefinementCtx,
+): void {
+  if (request.verify !== true) return;
+  const { grantTypes, authMethod } = metadataFields(request.clientMetadata);
+  if (!grantTypes.includes('client_credentials')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['verify'],
+      message:
+        'needs "client_credentials" in clientMetadata.grant_types: the check is a client_credentials token request',
+    });
+  } else if (!(VERIFIABLE_AUTH_METHODS as readonly unknown[]).includes(authMethod)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['verify'],
+      message: `is available for client_secret_basic and client_secret_post clients; ${String(authMethod)} is not verified yet (send verify: false or leave it out)`,
+    });
+  }
 }
 
 export type RegistrationRequest = z.input<ReturnType<typeof registrationRequestSchema>>;

@@ -25,6 +25,13 @@ export interface RegistrationRecord {
   rotationPeriodDays?: number;
   /** Whether the stored credentials allow RFC 7592 management (a registration access token and URI). */
   managed?: boolean;
+  /**
+   * Whether a token request with the stored credentials succeeded (request field `verify`); absent
+   * when none was made. `verificationError` is the token endpoint's error code when it did not.
+   */
+  verified?: boolean;
+  verifiedAt?: string;
+  verificationError?: string;
   updatedAt: string;
 }
 
@@ -35,7 +42,15 @@ export type StoredFacts = Required<
     'tenantId' | 'fhirBaseUrl' | 'clientId' | 'secretId' | 'secretVersionId' | 'registeredAt' | 'managed'
   >
 > &
-  Pick<RegistrationRecord, 'clientSecretExpiresAt' | 'rotatedAt' | 'rotationPeriodDays'>;
+  Pick<
+    RegistrationRecord,
+    | 'clientSecretExpiresAt'
+    | 'rotatedAt'
+    | 'rotationPeriodDays'
+    | 'verified'
+    | 'verifiedAt'
+    | 'verificationError'
+  >;
 
 /** A registration the sweep found due, and why. */
 export interface DueRegistration {
@@ -167,6 +182,10 @@ export class RegistrationRegistry {
       clientSecretExpiresAt: facts.clientSecretExpiresAt,
       rotatedAt: facts.rotatedAt,
       rotationPeriodDays: facts.rotationPeriodDays,
+      // New credentials drop the verification of the previous ones.
+      verified: facts.verified,
+      verifiedAt: facts.verifiedAt,
+      verificationError: facts.verificationError,
     };
     // A stored registration ends any run of failed rotations.
     const absent: string[] = ['rotationFailures', 'rotationRetryAt'];
@@ -280,6 +299,9 @@ export class RegistrationRegistry {
       ...(fields.rotatedAt ? { rotatedAt: fields.rotatedAt } : {}),
       ...(fields.rotationPeriodDays ? { rotationPeriodDays: Number(fields.rotationPeriodDays) } : {}),
       ...(fields.managed ? { managed: fields.managed === 'true' } : {}),
+      ...(fields.verified ? { verified: fields.verified === 'true' } : {}),
+      ...(fields.verifiedAt ? { verifiedAt: fields.verifiedAt } : {}),
+      ...(fields.verificationError ? { verificationError: fields.verificationError } : {}),
       ...(expiry !== undefined
         ? { clientSecretExpiresAt: expiry === 'unknown' ? 'unknown' : Number(expiry) }
         : {}),

@@ -125,6 +125,26 @@ describe('cli', () => {
     expect(result.stderr).toContain('error: clientMetadata.redirect_uris:');
   });
 
+  it('enqueue passes --verify and --no-verify to the request, validated as the API does', async () => {
+    const args = (tenant: string, flag: string) => [
+      'enqueue',
+      '--tenant',
+      tenant,
+      '--fhir-base-url',
+      smart.fhirBaseUrl,
+      '--metadata',
+      file(`${tenant}.json`, JSON.stringify(metadata)),
+      flag,
+    ];
+    // A public authorization_code client has no credentials a client_credentials request could check.
+    const refused = await cli(args('cli-verify', '--verify'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('error: verify: needs "client_credentials"');
+    expect((await cli(args('cli-no-verify', '--no-verify'))).code).toBe(0);
+    const both = await cli(['enqueue', '--file', file('v.ndjson', ''), '--no-verify']);
+    expect(both).toMatchObject({ code: 2, stderr: expect.stringContaining('--no-verify') });
+  });
+
   it('enqueue --file queues the good lines and reports the rejected ones by line number', async () => {
     const request = (tenantId: string) =>
       JSON.stringify({ tenantId, fhirBaseUrl: smart.fhirBaseUrl, clientMetadata: metadata });

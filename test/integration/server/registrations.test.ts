@@ -188,6 +188,50 @@ describe('POST /v1/registrations', () => {
   });
 });
 
+describe('the verify field', () => {
+  const secretClient = {
+    grant_types: ['client_credentials'],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'system/Patient.rs',
+  };
+
+  it('is queued as given, for a single request and a bulk item alike', async () => {
+    const single = await post(request('verify-single', { clientMetadata: secretClient, verify: false }));
+    expect(single.statusCode).toBe(202);
+    expect((await pipeline.queue.getJob(single.json().jobId))?.data.verify).toBe(false);
+    const bulk = await post(
+      { requests: [request('verify-bulk', { clientMetadata: secretClient, verify: true })] },
+      '/v1/registrations/bulk',
+    );
+    expect(bulk.statusCode).toBe(207);
+    const [item] = bulk.json().results;
+    expect((await pipeline.queue.getJob(item.jobId))?.data.verify).toBe(true);
+  });
+
+  it('answers 400 naming verify for a non-boolean, or verify: true on a client without client_credentials, in single and bulk requests', async () => {
+    const notBoolean = await post(request('verify-bad', { clientMetadata: secretClient, verify: 'yes' }));
+    expect(notBoolean.statusCode).toBe(400);
+    expect(issuePaths(notBoolean.json())).toEqual(['verify']);
+    const noGrant = await post(request('verify-no-grant', { verify: true }));
+    expect(noGrant.statusCode).toBe(400);
+    expect(issuePaths(noGrant.json())).toEqual(['verify']);
+    const bulk = await post(
+      {
+        requests: [
+          request('verify-bulk-bad', { verify: true }),
+          request('verify-bulk-ok', { verify: false }),
+        ],
+      },
+      '/v1/registrations/bulk',
+    );
+    expect(bulk.statusCode).toBe(207);
+    const [bad, ok] = bulk.json().results;
+    expect(bad).toMatchObject({ status: 'invalid', issues: [{ path: 'verify' }] });
+    expect(ok).toMatchObject({ status: 'queued' });
+  });
+});
+
 describe('initial access token given by value', () => {
   const iat = 'iat-by-value-7f3c9e2a-never-shown';
 

@@ -117,6 +117,70 @@ describe('GET /v1/registrations/:tenantId while a worker runs', () => {
     expect((await pipeline.secretStore.readCurrent(done.secretId))?.value).toContain(secrets.clientSecret);
   });
 
+  it('shows verified: false with the reason for a client_credentials client whose token endpoint is unknown', async () => {
+    stub.on('POST', '/register/srv-unverified', {
+      status: 201,
+      json: {
+        client_id: 'srv-client-unverified',
+        client_secret: secrets.clientSecret,
+        grant_types: ['client_credentials'],
+      },
+    });
+    await enqueue(
+      request('srv-unverified', {
+        clientMetadata: {
+          grant_types: ['client_credentials'],
+          response_types: [],
+          scope: 'system/Patient.rs',
+        },
+      }),
+    );
+    // registrationEndpoint skipped discovery: there is no token endpoint to ask, so nothing to retry.
+    expect(await statusWhen('srv-unverified', 'completed')).toMatchObject({
+      attempts: 1,
+      clientId: 'srv-client-unverified',
+      verified: false,
+      verifiedAt: expect.any(String),
+      verificationError: 'no_token_endpoint',
+    });
+  });
+
+  it('reports retrying with verification_failed, naming the stored client, while a refused verification waits out its backoff', async () => {
+    const base = stub.url('/fhir/srv-verifying');
+    stub.on('GET', '/fhir/srv-verifying/.well-known/smart-configuration', {
+      json: {
+        issuer: stub.baseUrl,
+        authorization_endpoint: stub.url('/authorize'),
+        token_endpoint: stub.url('/token/srv-verifying'),
+        registration_endpoint: stub.url('/register/srv-verifying'),
+      },
+    });
+    stub.on('POST', '/register/srv-verifying', {
+      status: 201,
+      json: {
+        client_id: 'srv-client-verifying',
+        client_secret: secrets.clientSecret,
+        grant_types: ['client_credentials'],
+      },
+    });
+    stub.on('POST', '/token/srv-verifying', { status: 400, json: { error: 'invalid_grant' } });
+    const { registrationEndpoint: _skip, ...discovered } = request('srv-verifying', {
+      clientMetadata: { grant_types: ['client_credentials'], response_types: [], scope: 'system/Patient.rs' },
+    });
+    await enqueue({ ...discovered, fhirBaseUrl: base });
+    const retrying = await statusWhen('srv-verifying', 'retrying');
+    // The registry records the client when the job completes; until then the failure names it.
+    expect(retrying).toMatchObject({
+      lastFailure: {
+        code: 'verification_failed',
+        message: expect.stringMatching(
+          /client srv-client-verifying \(invalid_grant, HTTP 400\).*stay stored/,
+        ),
+      },
+    });
+    expect(retrying).not.toHaveProperty('verified');
+  });
+
   it('reports retrying with the last failure code while the retry waits out its backoff', async () => {
     stub.on('POST', '/register/srv-flaky', { status: 503, body: 'down for maintenance' });
     const jobId = await enqueue(request('srv-flaky'));

@@ -28,6 +28,7 @@ const DOCUMENTED = {
   dcr_jobs_server_wait_exceeded_total: { type: 'counter', labels: ['reason'] },
   dcr_server_breakers_open: { type: 'gauge', labels: [] },
   dcr_secret_write_wait_seconds: { type: 'histogram', labels: [] },
+  dcr_registrations_unverified_total: { type: 'counter', labels: ['code', 'job'] },
 } as const;
 
 async function series(registry: Registry) {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { registrationKey, registrationRequestSchema, requestIssues } from '../../../src/queue/index.js';
+import {
+  registrationJobSchema,
+  registrationKey,
+  registrationRequestSchema,
+  requestIssues,
+} from '../../../src/queue/index.js';
+import { verificationWanted } from '../../../src/queue/registration-request.js';
 
 const schema = registrationRequestSchema({ allowInsecureLocalhost: false });
 const valid = {
@@ -101,5 +107,41 @@ describe('queue/registrationRequestSchema with a secret name prefix', () => {
       allowedPrivateHosts: ['10.0.0.5'],
     });
     expect(allowed.safeParse(privateIp).success).toBe(true);
+  });
+
+  describe('verify', () => {
+    const secretClient = {
+      grant_types: ['client_credentials'],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_post',
+    };
+    const keyClient = { ...secretClient, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } };
+
+    it('defaults to checking client_credentials clients with a client secret, and nothing else', () => {
+      expect(verificationWanted({ clientMetadata: secretClient })).toBe(true);
+      expect(
+        verificationWanted({ clientMetadata: { ...secretClient, token_endpoint_auth_method: undefined } }),
+      ).toBe(true);
+      expect(verificationWanted({ clientMetadata: valid.clientMetadata })).toBe(false);
+      expect(verificationWanted({ clientMetadata: keyClient })).toBe(false);
+      expect(verificationWanted({ clientMetadata: secretClient, verify: false })).toBe(false);
+    });
+
+    it('accepts a boolean only, and true only where a client_credentials check with a secret can be made', () => {
+      expect(schema.safeParse({ ...valid, clientMetadata: secretClient, verify: true }).success).toBe(true);
+      expect(schema.safeParse({ ...valid, verify: false }).success).toBe(true);
+      expect(issuesOf({ ...valid, clientMetadata: secretClient, verify: 'true' })[0]?.path).toBe('verify');
+      expect(issuesOf({ ...valid, verify: true })).toEqual([
+        { path: 'verify', message: expect.stringContaining('client_credentials') },
+      ]);
+    });
+
+    it('applies the same rules to a queued job as to a request', () => {
+      const job = registrationJobSchema({ allowInsecureLocalhost: false });
+      const base = { ...valid, reason: 'onboarding', requestedAt: new Date().toISOString() };
+      expect(job.safeParse({ ...base, clientMetadata: secretClient, verify: true }).success).toBe(true);
+      expect(job.safeParse({ ...base, verify: true }).success).toBe(false);
+      expect(job.safeParse({ ...base, clientMetadata: secretClient, verify: 1 }).success).toBe(false);
+    });
   });
 });
