@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { publicAppMetadata, register, registerClient } from '../../../src/dcr/index.js';
 import { FAILURE_CODES, type FailureCode, isProvisioningError } from '../../../src/failures/index.js';
 import { type ClosableHttpClient, createHttpClient } from '../../../src/http/index.js';
+import { smartCapabilityStatement } from '../../fixtures/capability-statement.js';
 import { redirect, type StubServer, startStubServer } from '../../fixtures/stub-server.js';
 import { createLoopbackCertificate } from '../../support/tls.js';
 
@@ -228,24 +229,7 @@ describe('dcr discovery tolerance and faults', () => {
 
   it('falls back to the CapabilityStatement of a SMART 1.0 server', async () => {
     stub.on('GET', '/fhir/metadata', {
-      json: {
-        resourceType: 'CapabilityStatement',
-        rest: [
-          {
-            security: {
-              extension: [
-                {
-                  url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
-                  extension: [
-                    { url: 'token', valueUri: stub.url('/token') },
-                    { url: 'register', valueUri: stub.url('/register10') },
-                  ],
-                },
-              ],
-            },
-          },
-        ],
-      },
+      json: smartCapabilityStatement({ token: stub.url('/token'), register: stub.url('/register10') }),
     });
     stub.on('POST', '/register10', { status: 201, json: { client_id: 'smart-1' } });
     const { client, configuration } = await registerAtStub();
@@ -346,8 +330,14 @@ describe('dcr discovery tolerance and faults', () => {
 
 describe('dcr failure coverage', () => {
   it('asserted every failure code the registration core can produce', () => {
-    // Produced by the secret store and by the queue (BullMQ's stalled limit), not by this layer.
-    const elsewhere = new Set(['secret_store_unavailable', 'secret_store_rejected', 'job_stalled']);
+    // Produced by the secret store, by the queue (BullMQ's stalled limit) and by the verification of stored
+    // credentials (asserted in server/status.test.ts), not by this layer.
+    const elsewhere = new Set([
+      'secret_store_unavailable',
+      'secret_store_rejected',
+      'job_stalled',
+      'verification_failed',
+    ]);
     // Produced by oidc-provider itself; asserted in oidc-provider.test.ts.
     const realServer = new Set(['invalid_software_statement']);
     const expected = Object.keys(FAILURE_CODES).filter((c) => !elsewhere.has(c) && !realServer.has(c));

@@ -7,11 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicAppMetadata } from '../../../src/dcr/index.js';
 import { registrationStatus } from '../../../src/queue/index.js';
+import { smartCapabilityStatement } from '../../fixtures/capability-statement.js';
 import { type StubServer, startStubServer } from '../../fixtures/stub-server.js';
 import { type Pipeline, startPipeline } from '../pipeline/harness.js';
 
 const metadata = publicAppMetadata({ clientName: 'Old server', redirectUris: ['https://app.example/cb'] });
-const OAUTH_URIS = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
 const TENANTS = 6;
 
 describe('a SMART 1.0 server (CapabilityStatement only) under SERVER_RATE_PER_S=5', () => {
@@ -22,27 +22,11 @@ describe('a SMART 1.0 server (CapabilityStatement only) under SERVER_RATE_PER_S=
     let issued = 0;
     stub.on('GET', '/fhir/.well-known/smart-configuration', { status: 404, json: { error: 'not found' } });
     stub.on('GET', '/fhir/metadata', {
-      json: {
-        resourceType: 'CapabilityStatement',
-        fhirVersion: '4.0.1',
-        rest: [
-          {
-            mode: 'server',
-            security: {
-              extension: [
-                {
-                  url: OAUTH_URIS,
-                  extension: [
-                    { url: 'authorize', valueUri: stub.url('/authorize') },
-                    { url: 'token', valueUri: stub.url('/token') },
-                    { url: 'register', valueUri: stub.url('/register') },
-                  ],
-                },
-              ],
-            },
-          },
-        ],
-      },
+      json: smartCapabilityStatement({
+        authorize: stub.url('/authorize'),
+        token: stub.url('/token'),
+        register: stub.url('/register'),
+      }),
     });
     stub.on('POST', '/register', () => ({ status: 201, json: { client_id: `old-${++issued}` } }));
     pipeline = await startPipeline('politeness-progress', {

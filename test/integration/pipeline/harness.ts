@@ -33,6 +33,11 @@ export interface Pipeline {
   startWorker(overrides?: WorkerOverrides, env?: Record<string, string>): Promise<RunningWorker>;
   waitForJob(jobId: string, timeoutMs?: number): Promise<FinishedJob>;
   events(): Promise<Array<{ type: string; eventId: string; data: Record<string, unknown> }>>;
+  /**
+   * The first event of a job, waiting for it: the worker's `failed` listener appends a failure event
+   * just after BullMQ failed the job, so it may come a moment after the job's state.
+   */
+  waitForEvent(jobId: string, timeoutMs?: number): Promise<{ type: string; data: Record<string, unknown> }>;
   /** The JSON lines written by workers started without their own `logger`, in order. */
   logLines(): string[];
   /** Every string value stored under this pipeline's Redis keys, for secret-hygiene scans. */
@@ -89,6 +94,16 @@ export async function startPipeline(name: string, env: Record<string, string> = 
   const logLines: string[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (line) => logLines.push(line) } });
 
+  const events = async () => {
+    return (await readEventStream(redis, eventStreamKey(config.QUEUE_PREFIX))).map(
+      ({ type, eventId, data }) => ({
+        type,
+        eventId,
+        data,
+      }),
+    );
+  };
+
   return {
     config,
     queue,
@@ -123,14 +138,15 @@ export async function startPipeline(name: string, env: Record<string, string> = 
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    async events() {
-      return (await readEventStream(redis, eventStreamKey(config.QUEUE_PREFIX))).map(
-        ({ type, eventId, data }) => ({
-          type,
-          eventId,
-          data,
-        }),
-      );
+    events,
+    async waitForEvent(jobId, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const event = (await events()).find((e) => e.data.jobId === jobId);
+        if (event) return event;
+        if (Date.now() > deadline) throw new Error(`no event of job ${jobId} after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
     },
     logLines: () => [...logLines],
     dumpRedis: () => dumpKeys(redis, `${config.QUEUE_PREFIX}*`),

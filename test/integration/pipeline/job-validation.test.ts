@@ -4,10 +4,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicAppMetadata } from '../../../src/dcr/index.js';
-import { eventStreamKey } from '../../../src/events/index.js';
 import { JOB_NAMES } from '../../../src/queue/index.js';
 import { type StubServer, startStubServer } from '../../fixtures/stub-server.js';
-import { readEventStream, testRedis } from '../../support/redis.js';
 import { type Pipeline, startPipeline } from './harness.js';
 
 const metadata = publicAppMetadata({ clientName: 'Checked', redirectUris: ['https://app.example/cb'] });
@@ -141,18 +139,7 @@ describe('the worker checks every job with the API rules', () => {
     expect(finished.failedReason).toBe('invalid_job: no job type is called "register-cleint"');
     expect(stub.requests.length).toBe(before);
     // No use case ran to announce it: the worker's `failed` listener does, just after BullMQ failed it.
-    const redis = testRedis();
-    let failure: { type: string; data: Record<string, unknown> } | undefined;
-    try {
-      for (let i = 0; i < 100 && !failure; i++) {
-        failure = (await readEventStream(redis, eventStreamKey(pipeline.config.QUEUE_PREFIX))).find(
-          (e) => e.data.jobId === added.id,
-        );
-        if (!failure) await new Promise((r) => setTimeout(r, 50));
-      }
-    } finally {
-      redis.disconnect();
-    }
+    const failure = await pipeline.waitForEvent(added.id as string);
     expect(failure).toMatchObject({
       type: 'client.registration_failed',
       data: {

@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confidentialSymmetricMetadata } from '../../../src/dcr/index.js';
 import type { RunningWorker } from '../../../workers/registration-worker.js';
+import { smartCapabilityStatement } from '../../fixtures/capability-statement.js';
 import { type RecordedRequest, type StubServer, startStubServer } from '../../fixtures/stub-server.js';
 import { type Pipeline, startPipeline } from './harness.js';
 
-const OAUTH_URIS = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
 // Unique to this run, so finding it in a log line means it leaked from here.
 const EPIC_CLIENT_ID = `parent-app-${randomUUID()}`;
 
@@ -31,26 +31,7 @@ function serveSmart(stub: StubServer, registrationEndpoint: string): void {
   });
   stub.on('GET', '/fhir-r4/.well-known/smart-configuration', { status: 404, json: { error: 'not found' } });
   stub.on('GET', '/fhir-r4/metadata', {
-    json: {
-      resourceType: 'CapabilityStatement',
-      fhirVersion: '4.0.1',
-      rest: [
-        {
-          mode: 'server',
-          security: {
-            extension: [
-              {
-                url: OAUTH_URIS,
-                extension: [
-                  { url: 'token', valueUri: stub.url('/token') },
-                  { url: 'register', valueUri: registrationEndpoint },
-                ],
-              },
-            ],
-          },
-        },
-      ],
-    },
+    json: smartCapabilityStatement({ token: stub.url('/token'), register: registrationEndpoint }),
   });
 }
 

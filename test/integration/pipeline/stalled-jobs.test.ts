@@ -64,15 +64,9 @@ describe('a job whose worker dies mid-request, past the stalled limit', () => {
     expect(job.failedReason).toContain('possibleOrphan');
     // Nobody POSTed again: the stalled job was failed, not retried.
     expect(stub.requestsTo('POST', '/register')).toHaveLength(1);
-    // The worker's `failed` listener appends the event just after BullMQ failed the job.
-    let failure: { data: Record<string, unknown> } | undefined;
-    for (let i = 0; i < 100 && !failure; i++) {
-      failure = (await pipeline.events()).find(
-        (e) => e.type === 'client.registration_failed' && e.data.jobId === jobId,
-      );
-      if (!failure) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(failure?.data).toMatchObject({
+    const failure = await pipeline.waitForEvent(jobId);
+    expect(failure.type).toBe('client.registration_failed');
+    expect(failure.data).toMatchObject({
       code: 'job_stalled',
       tenantId: 'stalls',
       possibleOrphan: true,
@@ -150,14 +144,9 @@ describe('a job whose workers die one after another, more often than the stalled
     expect(job.state).toBe('failed');
     expect(job.failedReason).toMatch(/^job_stalled: the job's worker stopped or stalled too often/);
     expect(stub.requestsTo('POST', '/register')).toHaveLength(2);
-    let failure: { data: Record<string, unknown> } | undefined;
-    for (let i = 0; i < 100 && !failure; i++) {
-      failure = (await pipeline.events()).find(
-        (e) => e.type === 'client.registration_failed' && e.data.jobId === jobId,
-      );
-      if (!failure) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(failure?.data).toMatchObject({
+    const failure = await pipeline.waitForEvent(jobId);
+    expect(failure.type).toBe('client.registration_failed');
+    expect(failure.data).toMatchObject({
       code: 'job_stalled',
       message: expect.stringMatching(/^the job's worker stopped or stalled too often/),
       tenantId: 'stalls-twice',
