@@ -3,6 +3,7 @@
 
 import type { Cluster, Redis } from 'ioredis';
 import { formatIssues } from '../failures/index.js';
+import { redisScript } from '../limits/redis-scripts.js';
 import { EventPublishError, InvalidEventError } from './errors.js';
 import { eventId } from './event-id.js';
 import { type EventData, type EventType, eventDataSchemas, isEventType } from './event-types.js';
@@ -78,7 +79,7 @@ export interface RedisStreamEventPublisherOptions {
 }
 
 export class RedisStreamEventPublisher implements EventPublisher {
-  readonly #redis: Redis | Cluster;
+  readonly #appendOnce: ReturnType<typeof redisScript>;
   readonly #streamKey: string;
   readonly #maxLength: number;
 
@@ -87,7 +88,8 @@ export class RedisStreamEventPublisher implements EventPublisher {
     if (!Number.isSafeInteger(maxLength) || maxLength < 1) {
       throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
     }
-    this.#redis = options.redis;
+    // EVALSHA, like the limits' scripts: the script text is not sent with every event.
+    this.#appendOnce = redisScript(options.redis, 'dcrAppendEventOnce', APPEND_ONCE, 2);
     this.#streamKey = options.streamKey;
     this.#maxLength = maxLength;
   }
@@ -106,16 +108,9 @@ export class RedisStreamEventPublisher implements EventPublisher {
     const id = eventId(type, parsed.data.jobId, options.discriminator);
     let streamId: unknown;
     try {
-      streamId = await this.#redis.eval(
-        APPEND_ONCE,
-        2,
-        this.#streamKey,
-        `${this.#streamKey}:seen:${id}`,
-        this.#maxLength,
-        APPEND_ONCE_WINDOW_S,
-        type,
-        id,
-        JSON.stringify(parsed.data),
+      streamId = await this.#appendOnce(
+        [this.#streamKey, `${this.#streamKey}:seen:${id}`],
+        [this.#maxLength, APPEND_ONCE_WINDOW_S, type, id, JSON.stringify(parsed.data)],
       );
     } catch (err) {
       throw new EventPublishError(`could not append ${type} event ${id} to ${this.#streamKey}`, {
