@@ -320,6 +320,17 @@ export const configSchema = z
     DISCOVERY_CACHE_TTL_S: integer(0, 604_800, 3600),
     ALLOW_INSECURE_LOCALHOST: boolean(false),
     ALLOWED_PRIVATE_HOSTS: hostList,
+    // Where this service's /jwks/... routes are reachable from the authorization servers (a load
+    // balancer's URL, say); registered as part of each jwks_uri, so no query or fragment.
+    JWKS_PUBLIC_BASE_URL: url(['http', 'https'])
+      .refine((value) => {
+        const parsed = URL.parse(value);
+        return parsed !== null && parsed.search === '' && parsed.hash === '';
+      }, 'must not have a query or fragment')
+      .optional(),
+    // How long a server may cache a registration's JWKS (the route's Cache-Control max-age). A key
+    // rotation publishes the new key this long, twice over, before the key signs anything.
+    JWKS_MAX_AGE_S: integer(1, 86_400, 60),
     QUEUE_METRICS_NAMESPACE: z
       .string()
       .regex(/^[A-Za-z0-9._/#:-]{1,255}$/, 'must be a CloudWatch namespace (letters, digits, . _ / # : -)')

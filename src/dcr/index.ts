@@ -27,6 +27,7 @@ export {
   invalidMetadataError,
   MAX_METADATA_BYTES,
   type MetadataCheck,
+  type MetadataCheckOptions,
   type MetadataIssue,
 } from './metadata-rules.js';
 export {

@@ -23,6 +23,15 @@ export interface MetadataIssue {
 
 export type MetadataCheck = { ok: true; metadata: ClientMetadata } | { ok: false; issues: MetadataIssue[] };
 
+export interface MetadataCheckOptions {
+  /**
+   * The client's keys are added later by whoever registers it (a request's `keys.generate`): the
+   * metadata itself then carries neither `jwks` nor `jwks_uri`, and `private_key_jwt` without them is
+   * not a problem.
+   */
+  keysAddedLater?: boolean;
+}
+
 /**
  * Room kept in the stored secret for what is not our metadata: client_id and client_secret (usually
  * under 256 bytes each), a registration_access_token (a JWT at some servers, 1–2 KiB), five URLs
@@ -41,7 +50,7 @@ export const METADATA_RESERVE_BYTES = 8 * 1024;
 export const MAX_METADATA_BYTES = 64 * 1024 - METADATA_RESERVE_BYTES;
 
 type Fields = Readonly<Record<string, unknown>>;
-type Rule = (m: Fields) => MetadataIssue[];
+type Rule = (m: Fields, options: MetadataCheckOptions) => MetadataIssue[];
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -150,8 +159,11 @@ const jwksPublicKeys: Rule = (m) => {
   return issues;
 };
 
-const privateKeyJwtNeedsKeys: Rule = (m) =>
-  m.token_endpoint_auth_method === 'private_key_jwt' && m.jwks === undefined && m.jwks_uri === undefined
+const privateKeyJwtNeedsKeys: Rule = (m, options) =>
+  m.token_endpoint_auth_method === 'private_key_jwt' &&
+  m.jwks === undefined &&
+  m.jwks_uri === undefined &&
+  !options.keysAddedLater
     ? [
         {
           path: ['token_endpoint_auth_method'],
@@ -468,12 +480,12 @@ const toPath = (path: readonly PropertyKey[]): (string | number)[] =>
   path.map((key) => (typeof key === 'symbol' ? String(key) : key));
 
 /** Checks client metadata against its schema and every local rule, listing all problems found. */
-export function checkClientMetadata(input: unknown): MetadataCheck {
+export function checkClientMetadata(input: unknown, options: MetadataCheckOptions = {}): MetadataCheck {
   const parsed = clientMetadataSchema.safeParse(input);
   const issues: MetadataIssue[] = parsed.success
     ? []
     : parsed.error.issues.map((issue) => ({ path: toPath(issue.path), message: issue.message }));
-  if (isRecord(input)) issues.push(...RULES.flatMap((rule) => rule(input)));
+  if (isRecord(input)) issues.push(...RULES.flatMap((rule) => rule(input, options)));
   if (parsed.success && issues.length === 0) return { ok: true, metadata: parsed.data };
   return { ok: false, issues };
 }

@@ -391,12 +391,16 @@ export function provisioningJobOptions(
  * request and job with exactly these.
  */
 export function requestRulesFromConfig(
-  config: Pick<Config, 'ALLOW_INSECURE_LOCALHOST' | 'ALLOWED_PRIVATE_HOSTS' | 'SECRET_NAME_PREFIX'>,
-): Required<RequestRules> {
+  config: Pick<
+    Config,
+    'ALLOW_INSECURE_LOCALHOST' | 'ALLOWED_PRIVATE_HOSTS' | 'SECRET_NAME_PREFIX' | 'JWKS_PUBLIC_BASE_URL'
+  >,
+): Required<Omit<RequestRules, 'jwksPublicBaseUrl'>> & Pick<RequestRules, 'jwksPublicBaseUrl'> {
   return {
     allowInsecureLocalhost: config.ALLOW_INSECURE_LOCALHOST,
     allowedPrivateHosts: config.ALLOWED_PRIVATE_HOSTS,
     secretNamePrefix: config.SECRET_NAME_PREFIX,
+    jwksPublicBaseUrl: config.JWKS_PUBLIC_BASE_URL,
   };
 }
 
@@ -407,6 +411,7 @@ export function producerSettingsFromConfig(
     | 'ALLOW_INSECURE_LOCALHOST'
     | 'ALLOWED_PRIVATE_HOSTS'
     | 'SECRET_NAME_PREFIX'
+    | 'JWKS_PUBLIC_BASE_URL'
     | 'JOB_ATTEMPTS'
     | 'COMPLETED_JOBS_MAX_AGE_S'
     | 'COMPLETED_JOBS_MAX_COUNT'

@@ -6,12 +6,14 @@ import { z } from 'zod';
 import { checkClientMetadata } from '../dcr/index.js';
 import { REGISTRATION_REASONS } from '../events/index.js';
 import { checkOutboundUrl } from '../http/index.js';
+import { CLIENT_KEY_ALGORITHMS } from '../keys/index.js';
 import {
   initialAccessTokenSecretName,
   MAX_SECRET_VALUE_BYTES,
   registrationSecretName,
   secretNameProblem,
 } from '../secrets/index.js';
+import { registeredJwksUri } from './jwks-uri.js';
 
 export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -26,18 +28,31 @@ export interface RequestRules {
    * `${prefix}${tenantId}/` — a caller must not be able to send another tenant's token anywhere.
    */
   secretNamePrefix?: string;
+  /**
+   * JWKS_PUBLIC_BASE_URL: where the server process's `/jwks/...` routes are reachable from outside.
+   * Without it, a request cannot publish generated keys by `jwks_uri`.
+   */
+  jwksPublicBaseUrl?: string | undefined;
+}
+
+/** Why `value` may not be requested under the rules, or undefined when it may. */
+function outboundUrlProblem(rules: RequestRules, value: string): string | undefined {
+  try {
+    checkOutboundUrl(value, {
+      allowInsecureLocalhost: rules.allowInsecureLocalhost,
+      allowedPrivateHosts: rules.allowedPrivateHosts ?? [],
+    });
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : 'is not allowed';
+  }
 }
 
 const outboundUrl = (rules: RequestRules) =>
   z.string().superRefine((value, ctx) => {
-    try {
-      checkOutboundUrl(value, {
-        allowInsecureLocalhost: rules.allowInsecureLocalhost,
-        allowedPrivateHosts: rules.allowedPrivateHosts ?? [],
-      });
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : 'is not allowed';
-      ctx.addIssue({ code: 'custom', message: `must be an absolute https URL (${reason})` });
+    const problem = outboundUrlProblem(rules, value);
+    if (problem !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `must be an absolute https URL (${problem})` });
     }
   });
 
@@ -51,13 +66,28 @@ const secretReference = z.strictObject({
   secretId: z.string().min(1, 'must name a secret').max(512, 'must be at most 512 characters'),
 });
 
-const clientMetadata = z.unknown().superRefine((value, ctx) => {
-  const result = checkClientMetadata(value);
-  if (!result.ok) {
-    for (const issue of result.issues)
-      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-  }
-});
+/** Where a generated key's public half is registered: inline in `jwks` (the default) or by `jwks_uri`. */
+export const KEY_PUBLICATIONS = ['jwks', 'jwks_uri'] as const;
+
+// The service makes the client's key pair: its public half is registered as `publish` says and its
+// private half kept only in the secret (DESIGN.md "What one registration does", step 4).
+const generatedKeys = z
+  .strictObject({
+    generate: z.strictObject(
+      {
+        alg: z.enum(CLIENT_KEY_ALGORITHMS, {
+          error: `must be one of ${CLIENT_KEY_ALGORITHMS.join(', ')}`,
+        }),
+      },
+      { error: 'must be {"alg": "RS384" | "ES384" | "RS256" | "ES256"}' },
+    ),
+    publish: z
+      .enum(KEY_PUBLICATIONS, { error: `must be one of ${KEY_PUBLICATIONS.join(', ')}` })
+      .default('jwks'),
+  })
+  .optional();
+
+export type GeneratedKeys = NonNullable<z.output<typeof generatedKeys>>;
 
 export const tenantId = z
   .string({ error: 'is required' })
@@ -67,7 +97,10 @@ const common = (rules: RequestRules) => ({
   tenantId,
   fhirBaseUrl: fhirBaseUrl(rules),
   registrationEndpoint: outboundUrl(rules).optional(),
-  clientMetadata,
+  // Checked with the request's other fields (see checkMetadataAndKeys): whether keys are generated
+  // changes what the metadata must hold.
+  clientMetadata: z.unknown(),
+  keys: generatedKeys,
   reason: z.enum(REGISTRATION_REASONS).default('onboarding'),
   rotation: z
     .strictObject({
@@ -158,15 +191,86 @@ export function jobSchemaOf<S extends SubjectShape>(rules: RequestRules, shape: 
     .superRefine((job, ctx) => checkSecretNames(rules, job as SecretNameInputs, ctx));
 }
 
+// Runs whatever else failed, so one answer lists the metadata's problems beside the other fields'.
+const always = { when: () => true };
+
 export function registrationRequestSchema(rules: RequestRules) {
-  return requestSchemaOf(rules, common(rules)).superRefine((request, ctx) => checkVerify(request, ctx));
+  return requestSchemaOf(rules, common(rules))
+    .superRefine((request, ctx) => checkMetadataAndKeys(rules, request as KeyedRequest, ctx), always)
+    .superRefine((request, ctx) => checkVerify(request, ctx));
 }
 
 export function registrationJobSchema(rules: RequestRules) {
-  return jobSchemaOf(rules, common(rules)).superRefine((job, ctx) => checkVerify(job, ctx));
+  return jobSchemaOf(rules, common(rules))
+    .superRefine((job, ctx) => checkMetadataAndKeys(rules, job as KeyedRequest, ctx), always)
+    .superRefine((job, ctx) => checkVerify(job, ctx));
 }
 
-/** Auth methods whose credentials a verification can use today (a client assertion comes later). */
+interface KeyedRequest {
+  tenantId?: unknown;
+  fhirBaseUrl?: unknown;
+  clientMetadata?: unknown;
+  keys?: { publish?: unknown } | undefined;
+}
+
+/**
+ * The metadata's local rules, and what generated keys ask of the request: the metadata names
+ * `private_key_jwt` and carries no keys of its own, and keys published by `jwks_uri` have a public
+ * base URL to be published under that the worker may register.
+ */
+function checkMetadataAndKeys(rules: RequestRules, request: KeyedRequest, ctx: z.RefinementCtx): void {
+  const keys = request.keys;
+  const result = checkClientMetadata(request.clientMetadata, { keysAddedLater: keys !== undefined });
+  if (!result.ok) {
+    for (const issue of result.issues) {
+      ctx.addIssue({ code: 'custom', path: ['clientMetadata', ...issue.path], message: issue.message });
+    }
+  }
+  if (keys === undefined) return;
+  const metadata = (
+    typeof request.clientMetadata === 'object' && request.clientMetadata !== null
+      ? request.clientMetadata
+      : {}
+  ) as Record<string, unknown>;
+  const own = ['jwks', 'jwks_uri'].filter((field) => metadata[field] !== undefined);
+  if (own.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['keys'],
+      message: `must not be sent with clientMetadata.${own.join(' and clientMetadata.')}: the service makes the key pair and registers its public key itself; drop one or the other`,
+    });
+  }
+  if (metadata.token_endpoint_auth_method !== 'private_key_jwt') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['keys'],
+      message: `needs clientMetadata.token_endpoint_auth_method "private_key_jwt" (a generated key signs client assertions); it is ${JSON.stringify(metadata.token_endpoint_auth_method ?? 'client_secret_basic (the RFC 7591 default)')}`,
+    });
+  }
+  if (keys.publish !== 'jwks_uri') return;
+  if (!rules.jwksPublicBaseUrl) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['keys', 'publish'],
+      message:
+        '"jwks_uri" needs JWKS_PUBLIC_BASE_URL, the public URL under which this service\'s /jwks/... routes are reachable; set it or publish by "jwks"',
+    });
+    return;
+  }
+  if (typeof request.tenantId !== 'string' || typeof request.fhirBaseUrl !== 'string') return;
+  if (!TENANT_ID_PATTERN.test(request.tenantId) || !URL.canParse(request.fhirBaseUrl)) return;
+  const uri = registeredJwksUri(rules.jwksPublicBaseUrl, request.tenantId, request.fhirBaseUrl);
+  const problem = outboundUrlProblem(rules, uri);
+  if (problem !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['keys', 'publish'],
+      message: `"jwks_uri" would register ${uri}, which a server may not be sent to (${problem}); set JWKS_PUBLIC_BASE_URL to an https URL`,
+    });
+  }
+}
+
+/** Auth methods whose credentials a verification can use: the client secret's. */
 export const VERIFIABLE_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
 
 function metadataFields(metadata: unknown): { grantTypes: unknown[]; authMethod: unknown } {
@@ -186,21 +290,31 @@ function metadataFields(metadata: unknown): { grantTypes: unknown[]; authMethod:
  * clients with the `client_credentials` grant — and only for auth methods a check can use, so the
  * default never asks for one that cannot be made.
  */
-export function verificationWanted(request: {
+export function verificationWanted(request: VerifiableRequest): boolean {
+  const { grantTypes } = metadataFields(request.clientMetadata);
+  if (request.verify === false) return false;
+  return canSignIn(request) && grantTypes.includes('client_credentials');
+}
+
+interface VerifiableRequest {
   verify?: boolean | undefined;
   clientMetadata: unknown;
-}): boolean {
-  const { grantTypes, authMethod } = metadataFields(request.clientMetadata);
-  if (request.verify === false) return false;
-  const verifiable = (VERIFIABLE_AUTH_METHODS as readonly unknown[]).includes(authMethod);
-  return verifiable && grantTypes.includes('client_credentials');
+  keys?: unknown;
+}
+
+/**
+ * Whether the service will hold what the client authenticates with: the client secret the server
+ * issues, or the private key of a key pair it generates. A client that brings its own keys signs with
+ * a private key the service never sees.
+ */
+function canSignIn(request: VerifiableRequest): boolean {
+  const { authMethod } = metadataFields(request.clientMetadata);
+  if ((VERIFIABLE_AUTH_METHODS as readonly unknown[]).includes(authMethod)) return true;
+  return authMethod === 'private_key_jwt' && request.keys !== undefined;
 }
 
 /** `verify: true` asks for a check that can be made: a client_credentials client with a client secret. */
-function checkVerify(
-  request: { verify?: boolean | undefined; clientMetadata: unknown },
-  ctx: z.RefinementCtx,
-): void {
+function checkVerify(request: VerifiableRequest, ctx: z.RefinementCtx): void {
   if (request.verify !== true) return;
   const { grantTypes, authMethod } = metadataFields(request.clientMetadata);
   if (!grantTypes.includes('client_credentials')) {
@@ -210,11 +324,14 @@ function checkVerify(
       message:
         'needs "client_credentials" in clientMetadata.grant_types: the check is a client_credentials token request',
     });
-  } else if (!(VERIFIABLE_AUTH_METHODS as readonly unknown[]).includes(authMethod)) {
+  } else if (!canSignIn(request)) {
     ctx.addIssue({
       code: 'custom',
       path: ['verify'],
-      message: `is available for client_secret_basic and client_secret_post clients; ${String(authMethod)} is not verified yet (send verify: false or leave it out)`,
+      message:
+        authMethod === 'private_key_jwt'
+          ? 'needs keys.generate for a private_key_jwt client: the service can sign a client assertion only with a key it made (send verify: false or let the service make the key)'
+          : `is available for client_secret_basic, client_secret_post and generated private_key_jwt clients; ${String(authMethod)} is not (send verify: false or leave it out)`,
     });
   }
 }
