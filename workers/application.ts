@@ -64,7 +64,7 @@ export async function startApplication(
   const context = await openProducerContext(config, (err) =>
     logger.warn({ err: err.message }, 'redis connection error'),
   );
-  const { redis, queue, registry, producer } = context;
+  const { redis, queue, registry, producer, publishedKeys } = context;
   const metrics = createMetrics({ queue, logger });
   const status = { queue, registry };
 
@@ -94,6 +94,8 @@ export async function startApplication(
       status,
       redis,
       metrics: metrics.registry,
+      publishedKeys,
+      onJwksRequest: (outcome) => metrics.jwksRequests.inc({ outcome }),
       logger,
       probesOnly,
     });

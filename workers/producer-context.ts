@@ -12,12 +12,14 @@ import {
   RegistrationProducer,
   type StatusSources,
 } from '../src/queue/index.js';
-import { RegistrationRegistry } from '../src/registry/index.js';
+import { PublishedKeys, RegistrationRegistry } from '../src/registry/index.js';
 import { createSecretStore } from '../src/secrets/index.js';
 
 export interface ProducerContext extends StatusSources {
   redis: RedisConnection;
   producer: RegistrationProducer;
+  /** What the /jwks/... route serves. */
+  publishedKeys: PublishedKeys;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export async function openProducerContext(
   // BullMQ re-emits connection trouble on the queue; unheard, it reaches stderr as a bare stack.
   queue.on('error', onRedisError);
   const registry = new RegistrationRegistry({ redis, prefix: config.QUEUE_PREFIX });
+  const publishedKeys = new PublishedKeys({ redis, prefix: config.QUEUE_PREFIX });
   const secretStore = createSecretStore(config);
   const producer = new RegistrationProducer({
     queue,
@@ -41,6 +44,7 @@ export async function openProducerContext(
     redis,
     queue,
     registry,
+    publishedKeys,
     producer,
     close: async () => {
       await queue.close();

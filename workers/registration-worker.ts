@@ -49,7 +49,7 @@ import {
   retryDelayMs,
   upsertRotationSweep,
 } from '../src/queue/index.js';
-import { RegistrationRegistry } from '../src/registry/index.js';
+import { PublishedKeys, RegistrationRegistry } from '../src/registry/index.js';
 import { createSecretStore, type SecretStore } from '../src/secrets/index.js';
 
 /** One log line per this interval for an error that repeats (a Redis outage), with the count held back. */
@@ -146,6 +146,7 @@ export async function startRegistrationWorker(
       ttlSeconds: config.DISCOVERY_CACHE_TTL_S,
     }),
     registry,
+    publishedKeys: new PublishedKeys({ redis: connection, prefix: config.QUEUE_PREFIX }),
     secretNamePrefix: config.SECRET_NAME_PREFIX,
     rules: requestRulesFromConfig(config),
     ...(overrides.secretWriteRetryDelaysMs

@@ -3,6 +3,7 @@
 // Rules read the raw input and skip fields of the wrong type (the schema reports those), so one run
 // lists every problem. Messages never repeat key material: they are shown to users and stored.
 
+import { isLoopbackHost } from '../config/index.js';
 import { formatIssues, ProvisioningError } from '../failures/index.js';
 import {
   AuthMethod,
@@ -30,6 +31,11 @@ export interface MetadataCheckOptions {
    * not a problem.
    */
   keysAddedLater?: boolean;
+  /**
+   * ALLOW_INSECURE_LOCALHOST: an http URL to a loopback host passes where https is required (a sandbox
+   * publishing keys on 127.0.0.1), as it does for every outbound URL.
+   */
+  allowInsecureLocalhost?: boolean;
 }
 
 /**
@@ -360,7 +366,7 @@ const redirectUriForm: Rule = (m) => {
 
 const HTTPS_URL_FIELDS = ['jwks_uri', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri'] as const;
 
-const httpsUrls: Rule = (m) =>
+const httpsUrls: Rule = (m, options) =>
   HTTPS_URL_FIELDS.flatMap((field) => {
     const value = m[field];
     if (typeof value !== 'string') return [];
@@ -371,6 +377,8 @@ const httpsUrls: Rule = (m) =>
       url = undefined;
     }
     if (url?.protocol === 'https:') return [];
+    if (url?.protocol === 'http:' && options.allowInsecureLocalhost && isLoopbackHost(url.hostname))
+      return [];
     const problem = url === undefined ? 'is not an absolute URL' : `uses ${url.protocol.slice(0, -1)}`;
     return [
       {
@@ -496,8 +504,8 @@ export function invalidMetadataError(issues: readonly MetadataIssue[]): Provisio
 }
 
 /** Returns the checked metadata, or throws ProvisioningError `invalid_job` naming every problem. */
-export function assertClientMetadata(input: unknown): ClientMetadata {
-  const result = checkClientMetadata(input);
+export function assertClientMetadata(input: unknown, options: MetadataCheckOptions = {}): ClientMetadata {
+  const result = checkClientMetadata(input, options);
   if (!result.ok) throw invalidMetadataError(result.issues);
   return result.metadata;
 }

@@ -7,7 +7,7 @@ import type { HttpClient } from '../http/types.js';
 import { type DiscoveryCache, discover, type SmartConfiguration } from '../smart/index.js';
 import { checkTokenEndpointAuthSupport } from './auth-method.js';
 import type { RegisteredClient } from './client-information.js';
-import { assertClientMetadata, invalidMetadataError } from './metadata-rules.js';
+import { assertClientMetadata, invalidMetadataError, type MetadataCheckOptions } from './metadata-rules.js';
 import { register } from './registration.js';
 
 export interface RegisterClientOptions {
@@ -23,6 +23,8 @@ export interface RegisterClientOptions {
   /** Shares discovery results; without it every call discovers. */
   cache?: DiscoveryCache;
   signal?: AbortSignal;
+  /** How the metadata's local rules apply (e.g. loopback http URLs in a sandbox). */
+  metadataCheck?: MetadataCheckOptions;
 }
 
 export interface RegisterClientResult {
@@ -33,7 +35,7 @@ export interface RegisterClientResult {
 }
 
 export async function registerClient(options: RegisterClientOptions): Promise<RegisterClientResult> {
-  const metadata = assertClientMetadata(options.metadata);
+  const metadata = assertClientMetadata(options.metadata, options.metadataCheck);
   const signal = options.signal ? { signal: options.signal } : {};
 
   let configuration: SmartConfiguration | undefined;

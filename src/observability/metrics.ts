@@ -116,6 +116,8 @@ export interface Metrics {
    * endpoint still refused after every verification try (`verified: false`), by the server's error code.
    */
   registrationsUnverified: Counter<'job' | 'code'>;
+  /** dcr_jwks_requests_total{outcome}: fetches of the /jwks/... route (served, not_found, unavailable). */
+  jwksRequests: Counter<'outcome'>;
 }
 
 // prom-client refuses a series name twice in one registry; a second createMetrics on the same registry
@@ -181,6 +183,12 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       name: 'dcr_registrations_unverified_total',
       help: 'Jobs that completed with stored credentials the token endpoint refused after every verification try (verified: false), by job kind and the error code the server gave.',
       labelNames: ['job', 'code'],
+      registers,
+    }),
+    jwksRequests: new Counter({
+      name: 'dcr_jwks_requests_total',
+      help: 'Requests for the public keys of registrations published by jwks_uri (/jwks/...), by outcome: served, not_found, unavailable.',
+      labelNames: ['outcome'],
       registers,
     }),
     jobsFinished: new Counter({

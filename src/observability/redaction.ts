@@ -34,6 +34,11 @@ export const SECRET_KEYS = [
   'token',
   'apiToken',
   'API_TOKEN',
+  // A generated client key's private half, and what it signs with it.
+  'private_jwk',
+  'privateJwk',
+  'client_assertion',
+  'clientAssertion',
   // Secrets Manager request and response shapes, should an SDK call's input or output be logged.
   'SecretString',
   'SecretBinary',

@@ -22,6 +22,8 @@ const storedRegistrationSchema = z.object({
   rotationPeriodDays: z.number().positive().optional(),
   /** The credentials allow RFC 7592 management. */
   managed: z.boolean().optional(),
+  /** The kid of the key the service generated for the client, when it did. */
+  kid: z.string().min(1).optional(),
 });
 
 // Loose objects: a newer worker's fields survive an older one's save during a rolling deploy.

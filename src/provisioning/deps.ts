@@ -5,7 +5,7 @@ import type { EventPublisher, RegistrationReason } from '../events/index.js';
 import type { HttpClient } from '../http/index.js';
 import type { SecretWriteTurns, ServerLimiter } from '../limits/index.js';
 import type { RequestRules } from '../queue/registration-request.js';
-import type { RegistrationRegistry } from '../registry/index.js';
+import type { PublishedKeys, RegistrationRegistry } from '../registry/index.js';
 import type { SecretStore } from '../secrets/index.js';
 import type { DiscoveryCache } from '../smart/index.js';
 import type { CheckpointStore } from './checkpoint.js';
@@ -36,6 +36,8 @@ export interface RegistrationDeps {
   discoveryCache?: DiscoveryCache;
   /** The non-secret index status and rotation read; optional for library use. */
   registry?: RegistrationRegistry;
+  /** What the `/jwks/...` route serves: generated keys published by `jwks_uri`. */
+  publishedKeys?: PublishedKeys;
   /** SECRET_NAME_PREFIX. */
   secretNamePrefix: string;
   rules: RequestRules;

@@ -10,14 +10,21 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { deleteClient, type RegisteredClient, registerClient } from '../dcr/index.js';
-import { classify, type ProvisioningError, withConsequence } from '../failures/index.js';
+import { classify, ProvisioningError, withConsequence } from '../failures/index.js';
 import type { HttpClient, HttpRequest } from '../http/index.js';
+import {
+  type ClientKeyAlgorithm,
+  type ClientKeyPair,
+  generateClientKey,
+  publicJwkSet,
+} from '../keys/index.js';
 import { findServerBusy, limitHttpClient, type WriteTurn } from '../limits/index.js';
 import { clientRequestToken, type SecretStore } from '../secrets/index.js';
 import type { Checkpoint, StoredRegistration } from './checkpoint.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
 import { resolveInitialAccessToken } from './initial-access-token.js';
 import { elapsedMs, type PhaseRecorder, timedDiscoveryCache, timedRegistrationHttp } from './phase-timing.js';
+import { DEFAULT_ROTATION_GRACE_MS } from './replaced-client.js';
 import {
   expiryToSchedule,
   isManageable,
@@ -40,6 +47,11 @@ export interface RegistrationPlan {
   /** How long the replaced client's secret lived: assumed for a new secret whose expiry is not said. */
   previousSecretLifetimeSeconds?: number | undefined;
   secretId: string;
+  /**
+   * Make the client's key pair (request field `keys`): its public JWK is registered inline in `jwks`,
+   * or, with `jwksUri`, published at the route and registered by that URL.
+   */
+  keys?: { alg: ClientKeyAlgorithm; jwksUri?: string | undefined } | undefined;
   /** Handed the credentials once they are stored (for their verification): secret, never to be kept. */
   onStored?: (credentials: StoredCredentials | undefined) => void;
 }
@@ -91,6 +103,7 @@ export function storedFacts(
     ...(credentials.rotatedAt ? { rotatedAt: credentials.rotatedAt } : {}),
     ...(credentials.rotationPeriodDays ? { rotationPeriodDays: credentials.rotationPeriodDays } : {}),
     managed: isManageable(credentials),
+    ...(credentials.privateJwk ? { kid: credentials.privateJwk.kid } : {}),
   };
 }
 
@@ -175,6 +188,11 @@ export async function registerAndStore(
     ? await resolveInitialAccessToken(deps.secretStore, plan.initialAccessTokenSecretId)
     : undefined;
   const now = () => deps.now?.() ?? new Date();
+  // Made by this attempt and held only in memory until it is stored with the answer, like the client
+  // secret: an attempt that dies before the write leaves nothing that could sign, and the next one
+  // makes a new key (its POST, if any, is a reported possible orphan).
+  const keyPair = plan.keys ? await generateClientKey(plan.keys.alg) : undefined;
+  const metadata = keyPair ? await withGeneratedKey(plan, keyPair, deps) : plan.clientMetadata;
 
   const intent: Intent = { id: randomUUID(), at: now().toISOString(), request: 'register' };
   const { prepared, beforeSend } = prepareStateChange('POST', state, intent, context, deps);
@@ -184,7 +202,8 @@ export async function registerAndStore(
   try {
     result = await registerClient({
       fhirBaseUrl: plan.fhirBaseUrl,
-      metadata: plan.clientMetadata,
+      metadata,
+      metadataCheck: { allowInsecureLocalhost: deps.rules.allowInsecureLocalhost },
       http,
       ...(plan.registrationEndpoint ? { registrationEndpoint: plan.registrationEndpoint } : {}),
       ...(initialAccessToken ? { initialAccessToken } : {}),
@@ -222,6 +241,7 @@ export async function registerAndStore(
       rotatedAt: plan.replacesClient ? registeredAt : undefined,
       rotationPeriodDays: plan.rotationPeriodDays,
       assumedSecretExpiresAt: typeof expiresAt === 'number' ? expiresAt : undefined,
+      privateJwk: keyPair?.privateJwk,
     }),
   );
   const secretVersionId = clientRequestToken(context.jobId, intent.id);
@@ -237,6 +257,7 @@ export async function registerAndStore(
   }
   if (written.outcome === 'failed') throw await giveUpClient(client, written.failure, state, context, deps);
   plan.onStored?.(readStoredCredentials(value));
+  if (keyPair && plan.keys?.jwksUri) await settlePublishedKeys(plan, keyPair.publicJwk.kid, deps);
 
   const next: Checkpoint = {
     ...state,
@@ -249,10 +270,44 @@ export async function registerAndStore(
       ...(plan.replacesClient ? { rotatedAt: registeredAt.toISOString() } : {}),
       ...(plan.rotationPeriodDays ? { rotationPeriodDays: plan.rotationPeriodDays } : {}),
       managed: isManageable(client),
+      ...(keyPair ? { kid: keyPair.publicJwk.kid } : {}),
     },
   };
   await context.checkpoint.save(next);
   return next;
+}
+
+/**
+ * The metadata with the generated key's public half: inline as `jwks`, or as `jwks_uri` once the key is
+ * published there (a server may fetch the set while it registers the client).
+ */
+async function withGeneratedKey(
+  plan: RegistrationPlan,
+  keyPair: ClientKeyPair,
+  deps: RegistrationDeps,
+): Promise<unknown> {
+  const metadata = plan.clientMetadata as Record<string, unknown>;
+  const jwksUri = plan.keys?.jwksUri;
+  if (jwksUri === undefined) return { ...metadata, jwks: publicJwkSet([keyPair.publicJwk]) };
+  if (!deps.publishedKeys) {
+    throw new ProvisioningError(
+      'invalid_job',
+      'keys.publish is "jwks_uri" but this worker has no store for published keys; publish by "jwks" or run the worker with Redis',
+    );
+  }
+  await deps.publishedKeys.publishPending(plan.tenantId, plan.fhirBaseUrl, keyPair.publicJwk);
+  return { ...metadata, jwks_uri: jwksUri };
+}
+
+/** The stored key is the one the route serves as current; the keys it replaced retire after the grace. */
+export async function settlePublishedKeys(
+  plan: Pick<RegistrationPlan, 'tenantId' | 'fhirBaseUrl'>,
+  currentKid: string,
+  deps: RegistrationDeps,
+): Promise<void> {
+  const now = deps.now?.() ?? new Date();
+  const retireAt = new Date(now.getTime() + (deps.rotationGraceMs ?? DEFAULT_ROTATION_GRACE_MS));
+  await deps.publishedKeys?.settle(plan.tenantId, plan.fhirBaseUrl, currentKid, retireAt);
 }
 
 /** How a credential write ended: stored, known not stored, or not known (read-back failed too). */

@@ -6,6 +6,7 @@
 // server has no room the use case throws a ServerBusyError, which is not a failure: the job adapter
 // delays the job, and neither its attempt count nor its checkpoint changes.
 
+import { registeredJwksUri } from '../queue/jwks-uri.js';
 import { registrationKey } from '../queue/registration-key.js';
 import {
   type RegistrationJob,
@@ -18,7 +19,7 @@ import { completeStoredRegistration } from './completion.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
 import { perRules, runProvisioningJob } from './job-runner.js';
 import type { PhaseRecorder } from './phase-timing.js';
-import { registerAndStore, resumeAfterLostAnswer } from './register-and-store.js';
+import { type RegistrationPlan, registerAndStore, resumeAfterLostAnswer } from './register-and-store.js';
 import { rememberCurrentClient } from './replaced-client.js';
 import type { StoredCredentials } from './secret-value.js';
 import { type VerificationOutcome, verifyStoredCredentials } from './verify-credentials.js';
@@ -82,6 +83,7 @@ async function provision(
         registrationEndpoint: job.registrationEndpoint,
         initialAccessTokenSecretId: job.initialAccessToken?.secretId,
         rotationPeriodDays: job.rotation?.periodDays,
+        keys: generatedKeysPlan(job, deps),
         secretId,
         onStored: (credentials) => {
           fresh = credentials;
@@ -96,4 +98,15 @@ async function provision(
   // After the store, never before: a retried attempt finds `stored` in the checkpoint and comes straight here.
   if (verificationWanted(job)) state = await verifyStoredCredentials(state, context, deps, fresh);
   return completeStoredRegistration('client.registered', job, state, context, deps);
+}
+
+/** What `keys` asks the registration to make, with the URL it publishes the key at (checked by the job schema). */
+function generatedKeysPlan(job: RegistrationJob, deps: RegistrationDeps): RegistrationPlan['keys'] {
+  if (!job.keys) return undefined;
+  const { jwksPublicBaseUrl } = deps.rules;
+  const jwksUri =
+    job.keys.publish === 'jwks_uri' && jwksPublicBaseUrl
+      ? registeredJwksUri(jwksPublicBaseUrl, job.tenantId, job.fhirBaseUrl)
+      : undefined;
+  return { alg: job.keys.generate.alg, jwksUri };
 }

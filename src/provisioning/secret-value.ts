@@ -5,6 +5,7 @@
 
 import { CREDENTIAL_FIELDS, type RegisteredClient } from '../dcr/index.js';
 import { ProvisioningError } from '../failures/index.js';
+import { type ClientKeyPair, isClientKeyAlgorithm } from '../keys/index.js';
 import { normalizeFhirBaseUrl } from '../smart/index.js';
 
 export interface SecretValueInput {
@@ -26,6 +27,8 @@ export interface SecretValueInput {
    * apart from `client_secret_expires_at`, which stays what the server said.
    */
   assumedSecretExpiresAt?: number | undefined;
+  /** The private half of the key the service generated for the client (request field `keys`). */
+  privateJwk?: ClientKeyPair['privateJwk'] | undefined;
 }
 
 export function secretValue(input: SecretValueInput): Record<string, unknown> {
@@ -48,6 +51,7 @@ export function secretValue(input: SecretValueInput): Record<string, unknown> {
     rotation_period_days: input.rotationPeriodDays,
     assumed_secret_expires_at:
       client.clientSecretExpiresAt === 'unknown' ? input.assumedSecretExpiresAt : undefined,
+    private_jwk: input.privateJwk,
   };
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }
@@ -63,6 +67,7 @@ const SERVICE_FIELDS = [
   'rotated_at',
   'rotation_period_days',
   'assumed_secret_expires_at',
+  'private_jwk',
 ] as const;
 
 /** A stored value read back. Holds secrets: never log, queue or return it. */
@@ -80,6 +85,8 @@ export interface StoredCredentials {
   registeredAt?: string;
   rotatedAt?: string;
   rotationPeriodDays?: number;
+  /** The private JWK of a generated key (with `kid` and `alg`), when the service made the client's key. */
+  privateJwk?: ClientKeyPair['privateJwk'];
   /** The registered metadata as the server returned it, without the fields above. */
   metadata: Record<string, unknown>;
 }
@@ -125,12 +132,23 @@ export function readStoredCredentials(value: string): StoredCredentials | undefi
     registeredAt: text('registered_at'),
     rotatedAt: text('rotated_at'),
     rotationPeriodDays: typeof period === 'number' && period > 0 ? period : undefined,
+    privateJwk: generatedPrivateJwk(fields.private_jwk),
   };
   return {
     clientId: fields.client_id,
     metadata,
     ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
   };
+}
+
+/** A stored `private_jwk`, when it is one the service could have made (else it is ignored). */
+function generatedPrivateJwk(value: unknown): ClientKeyPair['privateJwk'] | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const jwk = value as Record<string, unknown>;
+  const text = (name: string) => typeof jwk[name] === 'string' && jwk[name] !== '';
+  if (!text('kty') || !text('kid') || !text('alg') || !text('d') || jwk.use !== 'sig') return undefined;
+  if (!isClientKeyAlgorithm(jwk.alg)) return undefined;
+  return jwk as ClientKeyPair['privateJwk'];
 }
 
 /** How long the stored secret was issued for (seconds), when its expiry and issue time are known. */

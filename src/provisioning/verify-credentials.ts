@@ -10,6 +10,7 @@
 
 import { classify, ProvisioningError, parseOAuthError } from '../failures/index.js';
 import type { HttpClient } from '../http/index.js';
+import { CLIENT_ASSERTION_TYPE, signClientAssertion } from '../keys/index.js';
 import { findServerBusy } from '../limits/index.js';
 import type { Checkpoint, StoredRegistration } from './checkpoint.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
@@ -43,11 +44,15 @@ function formEncode(value: string): string {
   return new URLSearchParams([['', value]]).toString().slice(1);
 }
 
+/** How the token request authenticates the client: with its secret, or a signed client assertion. */
+export type ClientAuthentication =
+  | { method: 'client_secret_basic' | 'client_secret_post'; clientSecret: string }
+  | { method: 'private_key_jwt'; clientAssertion: string };
+
 export interface TokenRequest {
   tokenEndpoint: string;
   clientId: string;
-  clientSecret: string;
-  authMethod: 'client_secret_basic' | 'client_secret_post';
+  authentication: ClientAuthentication;
   scope?: string | undefined;
   signal?: AbortSignal | undefined;
 }
@@ -64,12 +69,17 @@ export async function requestClientCredentialsToken(
   const form: Record<string, string> = { grant_type: 'client_credentials' };
   if (req.scope) form.scope = req.scope;
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (req.authMethod === 'client_secret_basic') {
-    const pair = `${formEncode(req.clientId)}:${formEncode(req.clientSecret)}`;
+  const auth = req.authentication;
+  if (auth.method === 'client_secret_basic') {
+    const pair = `${formEncode(req.clientId)}:${formEncode(auth.clientSecret)}`;
     headers.authorization = `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`;
-  } else {
+  } else if (auth.method === 'client_secret_post') {
     form.client_id = req.clientId;
-    form.client_secret = req.clientSecret;
+    form.client_secret = auth.clientSecret;
+  } else if (auth.method === 'private_key_jwt') {
+    // SMART Backend Services: the assertion alone identifies the client (its iss and sub).
+    form.client_assertion_type = CLIENT_ASSERTION_TYPE;
+    form.client_assertion = auth.clientAssertion;
   }
   let answer: Awaited<ReturnType<HttpClient['request']>>;
   try {
@@ -165,18 +175,39 @@ async function tokenAnswer(
   if (!credentials) return { ok: false, error: 'credentials_not_found', final: true };
   // A request that named its registration endpoint skipped discovery: no token endpoint is known.
   if (!credentials.tokenEndpoint) return { ok: false, error: 'no_token_endpoint', final: true };
-  if (!credentials.clientSecret) return { ok: false, error: 'no_client_secret', final: true };
-  const method = credentials.metadata.token_endpoint_auth_method ?? 'client_secret_basic';
-  if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
-    return { ok: false, error: 'unsupported_auth_method', final: true };
-  }
+  const authentication = await authenticationOf(credentials, credentials.tokenEndpoint);
+  if ('error' in authentication) return { ok: false, error: authentication.error, final: true };
   const scope = credentials.metadata.scope;
   return requestClientCredentialsToken(serverHttp(deps.http, context, deps), {
     tokenEndpoint: credentials.tokenEndpoint,
     clientId: credentials.clientId,
-    clientSecret: credentials.clientSecret,
-    authMethod: method,
+    authentication,
     scope: typeof scope === 'string' ? scope : undefined,
     signal: context.signal,
   });
+}
+
+/**
+ * The client authentication the registered token_endpoint_auth_method asks for, made from the stored
+ * credentials: the secret, or a fresh assertion signed with the generated private key (a new `jti`
+ * for every request, so a retry never trips a server's replay check).
+ */
+async function authenticationOf(
+  credentials: StoredCredentials,
+  tokenEndpoint: string,
+): Promise<ClientAuthentication | { error: string }> {
+  const method = credentials.metadata.token_endpoint_auth_method ?? 'client_secret_basic';
+  if (method === 'client_secret_basic' || method === 'client_secret_post') {
+    return credentials.clientSecret
+      ? { method, clientSecret: credentials.clientSecret }
+      : { error: 'no_client_secret' };
+  }
+  if (method !== 'private_key_jwt') return { error: 'unsupported_auth_method' };
+  if (!credentials.privateJwk) return { error: 'no_private_key' };
+  const clientAssertion = await signClientAssertion({
+    clientId: credentials.clientId,
+    tokenEndpoint,
+    privateJwk: credentials.privateJwk,
+  });
+  return { method, clientAssertion };
 }

@@ -220,7 +220,10 @@ interface KeyedRequest {
  */
 function checkMetadataAndKeys(rules: RequestRules, request: KeyedRequest, ctx: z.RefinementCtx): void {
   const keys = request.keys;
-  const result = checkClientMetadata(request.clientMetadata, { keysAddedLater: keys !== undefined });
+  const result = checkClientMetadata(request.clientMetadata, {
+    keysAddedLater: keys !== undefined,
+    allowInsecureLocalhost: rules.allowInsecureLocalhost,
+  });
   if (!result.ok) {
     for (const issue of result.issues) {
       ctx.addIssue({ code: 'custom', path: ['clientMetadata', ...issue.path], message: issue.message });

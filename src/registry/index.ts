@@ -1,4 +1,6 @@
 // Public surface of the registry of managed registrations.
+
+export { PublishedKeys, type PublishedKeysOptions } from './published-keys.js';
 export {
   type DueQuery,
   type DueRegistration,

@@ -32,6 +32,8 @@ export interface RegistrationRecord {
   verified?: boolean;
   verifiedAt?: string;
   verificationError?: string;
+  /** The kid of the key the service generated for the client (request field `keys`), when it did. */
+  kid?: string;
   updatedAt: string;
 }
 
@@ -50,6 +52,7 @@ export type StoredFacts = Required<
     | 'verified'
     | 'verifiedAt'
     | 'verificationError'
+    | 'kid'
   >;
 
 /** A registration the sweep found due, and why. */
@@ -186,6 +189,7 @@ export class RegistrationRegistry {
       verified: facts.verified,
       verifiedAt: facts.verifiedAt,
       verificationError: facts.verificationError,
+      kid: facts.kid,
     };
     // A stored registration ends any run of failed rotations.
     const absent: string[] = ['rotationFailures', 'rotationRetryAt'];
@@ -302,6 +306,7 @@ export class RegistrationRegistry {
       ...(fields.verified ? { verified: fields.verified === 'true' } : {}),
       ...(fields.verifiedAt ? { verifiedAt: fields.verifiedAt } : {}),
       ...(fields.verificationError ? { verificationError: fields.verificationError } : {}),
+      ...(fields.kid ? { kid: fields.kid } : {}),
       ...(expiry !== undefined
         ? { clientSecretExpiresAt: expiry === 'unknown' ? 'unknown' : Number(expiry) }
         : {}),

@@ -10,11 +10,12 @@ import type { RegistrationProducer, StatusSources } from '../queue/index.js';
 import { requireToken } from './auth.js';
 import { BOARD_PATH, registerBoard } from './board.js';
 import { replyNotFound, replyToError } from './error-replies.js';
+import { type JwksRouteOptions, jwksRoutes } from './jwks-routes.js';
 import { type MetricsSource, probeRoutes } from './probe-routes.js';
 import { BODY_LIMIT_BYTES, registrationRoutes } from './registration-routes.js';
 
 export interface ServerOptions {
-  config: Pick<Config, 'API_TOKEN' | 'BOARD_READ_ONLY' | 'LOG_LEVEL'>;
+  config: Pick<Config, 'API_TOKEN' | 'BOARD_READ_ONLY' | 'LOG_LEVEL' | 'JWKS_MAX_AGE_S'>;
   /** Validates and enqueues; a fail-fast (producer role) Redis connection is the right one. */
   producer: Pick<RegistrationProducer, 'enqueue' | 'enqueueMany' | 'enqueueRotation'>;
   /** Where the status route reads the queue and the registry. */
@@ -23,6 +24,10 @@ export interface ServerOptions {
   redis: Pick<Redis, 'ping'>;
   /** Served at /metrics; without it /metrics is not a route (404). */
   metrics?: MetricsSource;
+  /** What /jwks/... serves (keys published by `jwks_uri`); without it the route is absent (404). */
+  publishedKeys?: JwksRouteOptions['publishedKeys'];
+  /** Counts /jwks/... requests by outcome. */
+  onJwksRequest?: JwksRouteOptions['onRequest'];
   /**
    * A pino logger, or false for none.
    * @defaultValue Fastify's pino at `config.LOG_LEVEL`, with the Authorization header redacted
@@ -78,6 +83,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     readinessTimeoutMs: options.readinessTimeoutMs ?? 2000,
   });
   if (options.probesOnly) return app;
+
+  // No credentials: authorization servers fetch these keys themselves.
+  if (options.publishedKeys) {
+    await app.register(jwksRoutes, {
+      publishedKeys: options.publishedKeys,
+      maxAgeSeconds: options.config.JWKS_MAX_AGE_S,
+      ...(options.onJwksRequest ? { onRequest: options.onJwksRequest } : {}),
+    });
+  }
 
   await app.register(
     async (v1) => {

@@ -18,18 +18,17 @@ function answering(status: number, body: unknown): { http: HttpClient; sent: Htt
 const base = {
   tokenEndpoint: 'https://auth.example/token',
   clientId: 'id with space:colon',
-  clientSecret: 'p@ss+/=:é',
   scope: 'system/Patient.rs',
 };
+const secret = 'p@ss+/=:é';
+const basic = { method: 'client_secret_basic', clientSecret: secret } as const;
 
 describe('provisioning/requestClientCredentialsToken', () => {
   it('client_secret_basic: HTTP Basic over the form-urlencoded id and secret (RFC 6749 §2.3.1), nothing secret in the body', async () => {
     const { http, sent } = answering(200, { access_token: 'tok', token_type: 'bearer' });
-    expect(await requestClientCredentialsToken(http, { ...base, authMethod: 'client_secret_basic' })).toEqual(
-      {
-        ok: true,
-      },
-    );
+    expect(await requestClientCredentialsToken(http, { ...base, authentication: basic })).toEqual({
+      ok: true,
+    });
     const [request] = sent;
     expect(request?.form).toEqual({ grant_type: 'client_credentials', scope: 'system/Patient.rs' });
     const decoded = Buffer.from(
@@ -43,34 +42,32 @@ describe('provisioning/requestClientCredentialsToken', () => {
     const { http, sent } = answering(200, { access_token: 'tok' });
     await requestClientCredentialsToken(http, {
       ...base,
-      authMethod: 'client_secret_post',
+      authentication: { method: 'client_secret_post', clientSecret: secret },
       scope: undefined,
     });
     expect(sent[0]?.headers?.authorization).toBeUndefined();
     expect(sent[0]?.form).toEqual({
       grant_type: 'client_credentials',
       client_id: base.clientId,
-      client_secret: base.clientSecret,
+      client_secret: secret,
     });
   });
 
   it("answers the server's error code, an http_<status> without one, and never the body", async () => {
     const refused = answering(401, { error: 'invalid_client', error_description: 'nope' });
-    expect(
-      await requestClientCredentialsToken(refused.http, { ...base, authMethod: 'client_secret_basic' }),
-    ).toEqual({ ok: false, error: 'invalid_client', status: 401 });
+    expect(await requestClientCredentialsToken(refused.http, { ...base, authentication: basic })).toEqual({
+      ok: false,
+      error: 'invalid_client',
+      status: 401,
+    });
     const html = answering(503, '<html>down</html>');
-    expect(
-      await requestClientCredentialsToken(html.http, { ...base, authMethod: 'client_secret_basic' }),
-    ).toEqual({
+    expect(await requestClientCredentialsToken(html.http, { ...base, authentication: basic })).toEqual({
       ok: false,
       error: 'http_503',
       status: 503,
     });
     const odd = answering(400, { error: 'not a code\nwith lines' });
-    expect(
-      await requestClientCredentialsToken(odd.http, { ...base, authMethod: 'client_secret_basic' }),
-    ).toEqual({
+    expect(await requestClientCredentialsToken(odd.http, { ...base, authentication: basic })).toEqual({
       ok: false,
       error: 'http_400',
       status: 400,
@@ -79,13 +76,11 @@ describe('provisioning/requestClientCredentialsToken', () => {
 
   it('a 200 without an access_token is not a verification', async () => {
     const { http } = answering(200, { token_type: 'bearer' });
-    expect(await requestClientCredentialsToken(http, { ...base, authMethod: 'client_secret_basic' })).toEqual(
-      {
-        ok: false,
-        error: 'invalid_response',
-        status: 200,
-      },
-    );
+    expect(await requestClientCredentialsToken(http, { ...base, authentication: basic })).toEqual({
+      ok: false,
+      error: 'invalid_response',
+      status: 200,
+    });
   });
 
   it('a transport failure is an unverified answer with its failure code', async () => {
@@ -94,11 +89,9 @@ describe('provisioning/requestClientCredentialsToken', () => {
         throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
       },
     };
-    expect(await requestClientCredentialsToken(http, { ...base, authMethod: 'client_secret_basic' })).toEqual(
-      {
-        ok: false,
-        error: 'network_error',
-      },
-    );
+    expect(await requestClientCredentialsToken(http, { ...base, authentication: basic })).toEqual({
+      ok: false,
+      error: 'network_error',
+    });
   });
 });
