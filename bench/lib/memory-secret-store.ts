@@ -8,33 +8,67 @@ import type {
   WrittenVersion,
 } from '../../src/secrets/index.js';
 
+interface MemorySecret {
+  versions: StoredSecret[];
+  current: string;
+  previous?: string;
+  pending?: string;
+  tags?: Record<string, string>;
+}
+
 export class MemorySecretStore implements SecretStore {
-  readonly secrets = new Map<string, { versions: StoredSecret[]; tags?: Record<string, string> }>();
+  readonly secrets = new Map<string, MemorySecret>();
   writes = 0;
 
   async write(w: SecretWrite): Promise<WrittenVersion> {
     this.writes++;
     const entry = this.secrets.get(w.name);
-    const version: StoredSecret = {
-      name: w.name,
-      value: w.value,
-      versionId: w.clientRequestToken,
-      createdAt: new Date(),
-    };
+    const version = newVersion(w);
     if (!entry) {
-      this.secrets.set(w.name, { versions: [version], ...(w.tags ? { tags: { ...w.tags } } : {}) });
+      this.secrets.set(w.name, {
+        versions: [version],
+        current: version.versionId,
+        ...(w.tags ? { tags: { ...w.tags } } : {}),
+      });
       return { versionId: w.clientRequestToken, created: true };
     }
     const same = entry.versions.find((v) => v.versionId === w.clientRequestToken);
     if (same) return { versionId: same.versionId, created: false };
     entry.versions.push(version);
+    entry.previous = entry.current;
+    entry.current = version.versionId;
     return { versionId: w.clientRequestToken, created: false };
   }
+  async writePending(w: SecretWrite): Promise<WrittenVersion> {
+    this.writes++;
+    const entry = this.secrets.get(w.name);
+    if (!entry) throw new Error(`no secret ${w.name} to add a pending version to`);
+    if (!entry.versions.some((v) => v.versionId === w.clientRequestToken)) {
+      entry.versions.push(newVersion(w));
+      entry.pending = w.clientRequestToken;
+    }
+    return { versionId: w.clientRequestToken, created: false };
+  }
+  async makeCurrent(name: string, versionId: string) {
+    const entry = this.secrets.get(name);
+    if (!entry?.versions.some((v) => v.versionId === versionId)) {
+      throw new Error(`no version ${versionId} of secret ${name}`);
+    }
+    if (entry.current !== versionId) {
+      entry.previous = entry.current;
+      entry.current = versionId;
+    }
+    if (entry.pending === versionId) delete entry.pending;
+  }
   async readCurrent(name: string) {
-    return this.secrets.get(name)?.versions.at(-1);
+    const entry = this.secrets.get(name);
+    return entry?.versions.find((v) => v.versionId === entry.current);
   }
   async readPrevious(name: string) {
-    return this.secrets.get(name)?.versions.at(-2);
+    const entry = this.secrets.get(name);
+    return entry?.previous === undefined
+      ? undefined
+      : entry.versions.find((v) => v.versionId === entry.previous);
   }
   async readVersion(name: string, versionId: string) {
     return this.secrets.get(name)?.versions.find((v) => v.versionId === versionId);
@@ -65,6 +99,11 @@ export class DiscardingSecretStore implements SecretStore {
     this.writes++;
     return { versionId: w.clientRequestToken, created: true };
   }
+  async writePending(w: SecretWrite): Promise<WrittenVersion> {
+    this.writes++;
+    return { versionId: w.clientRequestToken, created: false };
+  }
+  async makeCurrent() {}
   async readCurrent() {
     return undefined;
   }
@@ -81,4 +120,8 @@ export class DiscardingSecretStore implements SecretStore {
     return undefined;
   }
   async close() {}
+}
+
+function newVersion(w: SecretWrite): StoredSecret {
+  return { name: w.name, value: w.value, versionId: w.clientRequestToken, createdAt: new Date() };
 }

@@ -33,6 +33,8 @@ export type QueueState = (typeof QUEUE_STATES)[number];
 /** The SecretStore methods counted by dcr_secret_store_calls_total (`close` is not a call to the store). */
 export const SECRET_STORE_OPERATIONS = [
   'write',
+  'writePending',
+  'makeCurrent',
   'readCurrent',
   'readPrevious',
   'readVersion',

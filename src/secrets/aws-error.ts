@@ -56,7 +56,7 @@ const BAD_CREDENTIALS = new Set([
   'MissingAuthenticationTokenException',
   'AuthFailure',
 ]);
-const WRITE_OPERATIONS = new Set(['CreateSecret', 'PutSecretValue']);
+const WRITE_OPERATIONS = new Set(['CreateSecret', 'PutSecretValue', 'UpdateSecretVersionStage']);
 
 const MAX_DETAIL = 300;
 

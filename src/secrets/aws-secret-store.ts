@@ -1,5 +1,6 @@
 // The SecretStore on AWS Secrets Manager. IAM actions used: CreateSecret, TagResource (tags on create),
-// PutSecretValue, DescribeSecret, GetSecretValue, ListSecrets; kms:GenerateDataKey/Decrypt with a KMS key.
+// PutSecretValue, UpdateSecretVersionStage, DescribeSecret, GetSecretValue, ListSecrets;
+// kms:GenerateDataKey/Decrypt with a KMS key.
 
 import {
   CreateSecretCommand,
@@ -10,6 +11,7 @@ import {
   ListSecretsCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { ProvisioningError } from '../failures/index.js';
 import { restoreHint, secretStoreErrorFromAws, sensitiveStrings } from './aws-error.js';
@@ -23,7 +25,14 @@ import type {
   StoredSecret,
   WrittenVersion,
 } from './secret-store.js';
-import { type ValidSecretWrite, validateSecretWrite } from './validate-secret-write.js';
+import { TOKEN_REUSED_PROBLEM, type ValidSecretWrite, validateSecretWrite } from './validate-secret-write.js';
+import {
+  checkMakeCurrent,
+  noSuchSecret,
+  noSuchVersion,
+  pendingNeedsSecret,
+  STAGE,
+} from './version-stages.js';
 
 export interface AwsSecretStoreOptions {
   /** A ready client (tests, custom credentials or retry settings). When given, the fields below except `kmsKeyId` are ignored and `close()` leaves it open. */
@@ -43,6 +52,8 @@ export interface AwsSecretStoreOptions {
 }
 
 const NOT_FOUND = 'ResourceNotFoundException';
+/** DescribeSecret and UpdateSecretVersionStage rounds of one makeCurrent while other writers move labels. */
+const MAKE_CURRENT_ROUNDS = 3;
 
 function errorName(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'name' in err ? String(err.name) : undefined;
@@ -89,7 +100,15 @@ export class AwsSecretStore implements SecretStore {
             `cannot write secret ${write.name}: it existed a moment ago and now does not; a retry creates it`,
           );
     }
-    return this.#addVersion(write, described, sensitive);
+    return this.#addVersion(write, described, sensitive, 'current');
+  }
+
+  async writePending(input: SecretWrite): Promise<WrittenVersion> {
+    const write = validateSecretWrite(input);
+    const sensitive = sensitiveStrings(write.value, write.clientRequestToken);
+    const described = await this.#describe(write.name, true);
+    if (described === undefined) throw pendingNeedsSecret(write.name);
+    return this.#addVersion(write, described, sensitive, 'pending');
   }
 
   /** CreateSecret, or why the name is taken so that a version must be added instead. */
@@ -124,25 +143,92 @@ export class AwsSecretStore implements SecretStore {
     }
   }
 
+  /** PutSecretValue: a version that becomes current, or one labelled only AWSPENDING. */
   async #addVersion(
     write: ValidSecretWrite,
     described: DescribeSecretCommandOutput,
     sensitive: readonly string[],
+    stage: 'current' | 'pending',
   ): Promise<WrittenVersion> {
     // AWS refuses PutSecretValue here anyway, but moto accepts it; checking first gives one answer and
     // the precise hint on both.
     if (described.DeletedDate !== undefined) throw scheduledForDeletion(write.name, described.DeletedDate);
+    const token = write.clientRequestToken;
+    // AWS answers a repeated token alike whatever the version's labels: no-op for the same value,
+    // ResourceExistsException for another. moto instead overwrites a version that carries AWSPENDING,
+    // value and labels, so that case is answered here, the same on both.
+    if (described.VersionIdsToStages?.[token]?.includes(STAGE.pending)) {
+      const existing = await this.#read(write.name, { VersionId: token });
+      if (existing?.value === write.value) return { versionId: token, created: false };
+      if (existing !== undefined) {
+        throw new ProvisioningError(
+          'secret_store_rejected',
+          `cannot write secret ${write.name}: ${TOKEN_REUSED_PROBLEM}`,
+        );
+      }
+    }
     try {
       const put = await this.#client.send(
         new PutSecretValueCommand({
           SecretId: write.name,
           SecretString: write.value,
-          ClientRequestToken: write.clientRequestToken,
+          ClientRequestToken: token,
+          ...(stage === 'pending' ? { VersionStages: [STAGE.pending] } : {}),
         }),
       );
-      return { versionId: put.VersionId ?? write.clientRequestToken, created: false };
+      return { versionId: put.VersionId ?? token, created: false };
     } catch (err) {
+      // Deleted since DescribeSecret: a plain write creates it on a retry, a pending one never does.
+      if (stage === 'pending' && errorName(err) === NOT_FOUND) throw pendingNeedsSecret(write.name);
       throw secretStoreErrorFromAws(err, { operation: 'PutSecretValue', secretName: write.name, sensitive });
+    }
+  }
+
+  async makeCurrent(name: string, versionId: string): Promise<void> {
+    const what = checkMakeCurrent(name, versionId);
+    for (let round = 1; ; round++) {
+      const described = await this.#describe(name, true);
+      if (described === undefined) throw noSuchSecret(what);
+      if (described.DeletedDate !== undefined) throw scheduledForDeletion(name, described.DeletedDate);
+      // DescribeSecret lists only versions with a label (moto lists the others with none); one without
+      // is found by id.
+      const stagesById = described.VersionIdsToStages ?? {};
+      const stages = stagesById[versionId] ?? [];
+      if (stagesById[versionId] === undefined && (await this.readVersion(name, versionId)) === undefined) {
+        throw noSuchVersion(what);
+      }
+      const current = Object.keys(stagesById).find((id) => stagesById[id]?.includes(STAGE.current));
+      try {
+        // AWS moves AWSPREVIOUS to the version AWSCURRENT leaves by itself (UpdateSecretVersionStage's
+        // documentation, and moto does the same), so one call moves both.
+        if (!stages.includes(STAGE.current)) {
+          await this.#client.send(
+            new UpdateSecretVersionStageCommand({
+              SecretId: name,
+              VersionStage: STAGE.current,
+              MoveToVersionId: versionId,
+              ...(current === undefined ? {} : { RemoveFromVersionId: current }),
+            }),
+          );
+        }
+        // Second, so that a failure in between leaves the version current, and a retry finishes.
+        if (stages.includes(STAGE.pending)) {
+          await this.#client.send(
+            new UpdateSecretVersionStageCommand({
+              SecretId: name,
+              VersionStage: STAGE.pending,
+              RemoveFromVersionId: versionId,
+            }),
+          );
+        }
+        return;
+      } catch (err) {
+        // A label moved, or the version went, between DescribeSecret and the update (another writer):
+        // look again rather than fail on a picture that is out of date.
+        const retry = errorName(err) === 'InvalidParameterException' || errorName(err) === NOT_FOUND;
+        if (retry && round < MAKE_CURRENT_ROUNDS) continue;
+        throw secretStoreErrorFromAws(err, { operation: 'UpdateSecretVersionStage', secretName: name });
+      }
     }
   }
 

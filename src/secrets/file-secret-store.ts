@@ -21,16 +21,21 @@ import type {
   WrittenVersion,
 } from './secret-store.js';
 import { TOKEN_REUSED_PROBLEM, type ValidSecretWrite, validateSecretWrite } from './validate-secret-write.js';
+import { checkMakeCurrent, noSuchSecret, noSuchVersion, pendingNeedsSecret } from './version-stages.js';
 
 export interface FileSecretStoreOptions {
   /** The directory holding all secrets; created with mode 0700 when missing. */
   rootDir: string;
 }
 
-/** Which versions carry AWSCURRENT and AWSPREVIOUS, and every version ever committed (for token checks). */
+/**
+ * Which versions carry AWSCURRENT, AWSPREVIOUS and AWSPENDING, and every version ever committed (for
+ * token checks and makeCurrent).
+ */
 interface SecretState {
   current: string;
   previous?: string;
+  pending?: string;
   versions: string[];
 }
 
@@ -81,16 +86,32 @@ export class FileSecretStore implements SecretStore {
   async write(input: SecretWrite): Promise<WrittenVersion> {
     const write = validateSecretWrite(input);
     const what = `cannot write secret ${write.name}`;
-    if (this.#closed)
-      throw new ProvisioningError('secret_store_unavailable', `${what}: the file store is closed`);
-    return this.#serialised(write.name, () => this.#guard(what, () => this.#writeLocked(write, what)));
+    this.#assertOpen(what);
+    return this.#serialised(write.name, () =>
+      this.#guard(what, () => this.#writeLocked(write, what, 'current')),
+    );
   }
 
-  async #writeLocked(write: ValidSecretWrite, what: string): Promise<WrittenVersion> {
+  async writePending(input: SecretWrite): Promise<WrittenVersion> {
+    const write = validateSecretWrite(input);
+    const what = `cannot write secret ${write.name}`;
+    this.#assertOpen(what);
+    return this.#serialised(write.name, () =>
+      this.#guard(what, () => this.#writeLocked(write, what, 'pending')),
+    );
+  }
+
+  async #writeLocked(
+    write: ValidSecretWrite,
+    what: string,
+    stage: 'current' | 'pending',
+  ): Promise<WrittenVersion> {
     const dir = this.#directory(write.name);
     const token = write.clientRequestToken;
     const state = await this.#readState(dir);
+    if (state === undefined && stage === 'pending') throw pendingNeedsSecret(write.name);
 
+    // A repeated token is answered from the version it made, whatever labels that version has now.
     if (state?.versions.includes(token)) {
       const existing = await readJson<VersionRecord>(versionPath(dir, token));
       if (existing === undefined)
@@ -119,13 +140,43 @@ export class FileSecretStore implements SecretStore {
     }
     const version: VersionRecord = { versionId: token, createdAt: now, value: write.value };
     await writeFileAtomic(versionPath(dir, token), JSON.stringify(version));
-    const next: SecretState = {
-      current: token,
-      ...(state === undefined ? {} : { previous: state.current }),
-      versions: [...(state?.versions ?? []), token],
-    };
+    const versions = [...(state?.versions ?? []), token];
+    // As PutSecretValue: AWSCURRENT moves and takes AWSPREVIOUS along, AWSPENDING stays where it is; or
+    // only AWSPENDING moves, off the older pending version.
+    const next: SecretState =
+      state !== undefined && stage === 'pending'
+        ? { ...state, pending: token, versions }
+        : {
+            current: token,
+            ...(state === undefined ? {} : { previous: state.current }),
+            ...(state?.pending === undefined ? {} : { pending: state.pending }),
+            versions,
+          };
     await writeFileAtomic(join(dir, 'state.json'), JSON.stringify(next));
     return { versionId: token, created: state === undefined };
+  }
+
+  async makeCurrent(name: string, versionId: string): Promise<void> {
+    const what = checkMakeCurrent(name, versionId);
+    this.#assertOpen(what);
+    return this.#serialised(name, () =>
+      this.#guard(what, async () => {
+        const dir = this.#directory(name);
+        const state = await this.#readState(dir);
+        if (state === undefined) throw noSuchSecret(what);
+        if (!state.versions.includes(versionId)) throw noSuchVersion(what);
+        if (state.current === versionId && state.pending !== versionId) return;
+        // As UpdateSecretVersionStage: AWSPREVIOUS goes to the version AWSCURRENT leaves.
+        const { pending, ...labelled } = state;
+        const next: SecretState = {
+          ...labelled,
+          current: versionId,
+          ...(state.current === versionId ? {} : { previous: state.current }),
+          ...(pending === undefined || pending === versionId ? {} : { pending }),
+        };
+        await writeFileAtomic(join(dir, 'state.json'), JSON.stringify(next));
+      }),
+    );
   }
 
   readCurrent(name: string): Promise<StoredSecret | undefined> {
@@ -213,6 +264,11 @@ export class FileSecretStore implements SecretStore {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all(this.#queues.values());
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#closed)
+      throw new ProvisioningError('secret_store_unavailable', `${what}: the file store is closed`);
   }
 
   /** The directory holding a secret's versions, so people can find it (the demo prints it). */

@@ -58,6 +58,24 @@ export interface SecretPage {
 export interface SecretStore {
   /** Adds a version that becomes current; the former current becomes previous. */
   write(write: SecretWrite): Promise<WrittenVersion>;
+  /**
+   * Adds a version labelled only AWSPENDING — credentials made but not yet in use, as in AWS's own
+   * rotation — leaving AWSCURRENT and AWSPREVIOUS where they are; `makeCurrent` puts it in use. The label
+   * leaves any older pending version (a label is on one version at a time); that version stays readable
+   * by id. Validated and idempotent as `write` is (same token + same value = no-op success, also when
+   * the version has moved on since). The secret must exist already, else `secret_store_rejected`: a
+   * pending version rotates a secret, it never creates one, so `tags` and `description` are ignored.
+   * `created` is always false.
+   */
+  writePending(write: SecretWrite): Promise<WrittenVersion>;
+  /**
+   * Moves AWSCURRENT to the version `versionId` (any version of the secret, usually the one
+   * `writePending` added); the former current becomes previous, and the version loses AWSPENDING.
+   * Afterwards `readCurrent` returns this version, `readPrevious` the former current, and `readVersion`
+   * finds both. A version that is current already is left alone (a retry is a no-op success). An unknown
+   * secret or version is `secret_store_rejected`.
+   */
+  makeCurrent(name: string, versionId: string): Promise<void>;
   /** The current version (AWSCURRENT), or undefined when there is no such secret. */
   readCurrent(name: string): Promise<StoredSecret | undefined>;
   /** The version before the current one (AWSPREVIOUS), or undefined when there is none. */

@@ -14,6 +14,8 @@ const stallingStore: SecretStore = {
     process.send?.('secret-written');
     return new Promise(() => {});
   },
+  writePending: (write) => real.writePending(write),
+  makeCurrent: (name, versionId) => real.makeCurrent(name, versionId),
   readCurrent: (name) => real.readCurrent(name),
   readPrevious: (name) => real.readPrevious(name),
   readVersion: (name, versionId) => real.readVersion(name, versionId),

@@ -40,6 +40,7 @@ const NON_ROOT_USER = '1000:1000';
 const SECRET_ACTIONS = [
   'secretsmanager:CreateSecret',
   'secretsmanager:PutSecretValue',
+  'secretsmanager:UpdateSecretVersionStage',
   'secretsmanager:DescribeSecret',
   'secretsmanager:GetSecretValue',
   'secretsmanager:TagResource',

@@ -64,6 +64,7 @@ describe('task role', () => {
         'secretsmanager:GetSecretValue',
         'secretsmanager:PutSecretValue',
         'secretsmanager:TagResource',
+        'secretsmanager:UpdateSecretVersionStage',
       ].sort(),
     );
     expect(joined(statement.Resource)).toBe(

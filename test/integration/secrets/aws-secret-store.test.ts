@@ -32,10 +32,18 @@ function motoClient(): SecretsManagerClient {
 const client = motoClient();
 afterAll(() => client.destroy());
 
-describeSecretStoreContract('secrets/aws', async () => ({
-  store: new AwsSecretStore({ client }),
-  namePrefix: `${runPrefix}contract/`,
-}));
+describeSecretStoreContract(
+  'secrets/aws',
+  async () => ({ store: new AwsSecretStore({ client }), namePrefix: `${runPrefix}contract/` }),
+  newSecretsSeen(),
+  {
+    // PutSecretValue's documentation: AWSCURRENT moves to the new version, AWSPREVIOUS to the one it
+    // left. moto (5.2) finds "the current version" in a field UpdateSecretVersionStage never updates, so it
+    // labels the new version AWSCURRENT, leaves AWSCURRENT on the version made current too, and
+    // GetSecretValue answers with that older one.
+    plainWriteAfterMakeCurrent: 'moto: UpdateSecretVersionStage does not update default_version_id',
+  },
+);
 
 describe('secrets/aws', () => {
   const seen = newSecretsSeen();
@@ -44,6 +52,13 @@ describe('secrets/aws', () => {
   const uniqueName = (what: string) => `${runPrefix}${what}-${++counter}/ehr.example_fhir`;
   const tags = { tenant: 'tenant-1', server: 'https://ehr.example/fhir', 'managed-by': 'dcr-provisioner' };
   const describeSecret = (name: string) => client.send(new DescribeSecretCommand({ SecretId: name }));
+  /** The labels of each version that has any (moto also lists unlabelled versions, AWS does not). */
+  const labels = async (name: string) =>
+    Object.fromEntries(
+      Object.entries((await describeSecret(name)).VersionIdsToStages ?? {})
+        .filter(([, stages]) => stages.length > 0)
+        .map(([id, stages]) => [id, [...stages].sort()]),
+    );
 
   it('creates the secret with its tags and the configured KMS key, as DescribeSecret shows', async () => {
     const name = uniqueName('describe');
@@ -72,6 +87,60 @@ describe('secrets/aws', () => {
     expect((await describeSecret(name)).VersionIdsToStages).toEqual({
       [write.clientRequestToken]: ['AWSCURRENT'],
     });
+  });
+
+  it('labels a pending version AWSPENDING alone, and moves that label off an older pending version', async () => {
+    const name = uniqueName('pending-labels');
+    const [t1, p1, p2] = [token(seen, 'one'), token(seen, 'p1'), token(seen, 'p2')];
+    await store.write({ name, value: credentials(seen), clientRequestToken: t1, tags });
+    await store.writePending({ name, value: credentials(seen), clientRequestToken: p1 });
+    expect(await labels(name)).toEqual({ [t1]: ['AWSCURRENT'], [p1]: ['AWSPENDING'] });
+    await store.writePending({ name, value: credentials(seen), clientRequestToken: p2 });
+    expect(await labels(name)).toEqual({ [t1]: ['AWSCURRENT'], [p2]: ['AWSPENDING'] });
+  });
+
+  it('makeCurrent leaves the version AWSCURRENT without AWSPENDING, and the former current AWSPREVIOUS', async () => {
+    const name = uniqueName('make-current-labels');
+    const [t1, t2, p] = [token(seen, 'one'), token(seen, 'two'), token(seen, 'p')];
+    await store.write({ name, value: credentials(seen), clientRequestToken: t1, tags });
+    await store.write({ name, value: credentials(seen), clientRequestToken: t2 });
+    await store.writePending({ name, value: credentials(seen), clientRequestToken: p });
+    await store.makeCurrent(name, p);
+    expect(await labels(name)).toEqual({ [t2]: ['AWSPREVIOUS'], [p]: ['AWSCURRENT'] });
+  });
+
+  it('answers a repeated makeCurrent from DescribeSecret alone, sending nothing that changes the secret', async () => {
+    const name = uniqueName('make-current-repeat');
+    const [t1, p] = [token(seen, 'one'), token(seen, 'p')];
+    await store.write({ name, value: credentials(seen), clientRequestToken: t1, tags });
+    await store.writePending({ name, value: credentials(seen), clientRequestToken: p });
+    await store.makeCurrent(name, p);
+    const spied = motoClient();
+    const send = vi.spyOn(spied, 'send');
+    try {
+      await new AwsSecretStore({ client: spied }).makeCurrent(name, p);
+      expect(send.mock.calls.map(([command]) => command.constructor.name)).toEqual(['DescribeSecretCommand']);
+    } finally {
+      spied.destroy();
+    }
+    expect(await labels(name)).toEqual({ [t1]: ['AWSPREVIOUS'], [p]: ['AWSCURRENT'] });
+  });
+
+  it('refuses a pending write and makeCurrent on a secret scheduled for deletion, with the restore command', async () => {
+    const name = uniqueName('pending-scheduled');
+    const t1 = token(seen, 'one');
+    await store.write({ name, value: credentials(seen), clientRequestToken: t1, tags });
+    await client.send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: 7 }));
+    const pendingWrite = { name, value: credentials(seen), clientRequestToken: token(seen, 'p') };
+    const refused = await failure(seen, store.writePending(pendingWrite), 'secret_store_rejected');
+    expect(refused.message).toContain('scheduled for deletion');
+    expect(refused.message).toContain(`aws secretsmanager restore-secret --secret-id ${name}`);
+    expect(Object.keys((await describeSecret(name)).VersionIdsToStages ?? {})).not.toContain(
+      pendingWrite.clientRequestToken,
+    );
+    const move = await failure(seen, store.makeCurrent(name, t1), 'secret_store_rejected');
+    expect(move.message).toContain('scheduled for deletion');
+    await client.send(new RestoreSecretCommand({ SecretId: name }));
   });
 
   it('refuses to write a secret scheduled for deletion, says how to restore it, and writes after a restore', async () => {

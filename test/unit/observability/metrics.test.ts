@@ -215,6 +215,8 @@ describe('observability/instrumentSecretStore', () => {
     let calls = 0;
     const store = {
       write: async () => ({ versionId: 'v1', created: true }),
+      writePending: async () => ({ versionId: 'v2', created: false }),
+      makeCurrent: async () => {},
       readCurrent: async () => {
         calls++;
         if (calls === 1) throw new ProvisioningError('secret_store_unavailable', 'throttled');
