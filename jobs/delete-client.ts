@@ -5,7 +5,9 @@
 
 import type { JobsOptions, Processor, Queue } from 'bullmq';
 import {
+  type DelayedJobScheduler,
   type DeletionOutcome,
+  type DeletionRequest,
   type DeletionScheduler,
   type RegistrationDeps,
   runDeletion,
@@ -29,20 +31,30 @@ export function deleteClientProcessor(
 }
 
 /** Schedules deletions as delayed jobs on the queue, retried like registrations. */
-export function queueDeletionScheduler(
+export function queueDeletionScheduler(queue: Queue, jobOptions: DelayedJobOptions): DeletionScheduler {
+  return queueDelayedJobs<DeletionRequest, DeletionJob>(queue, name, jobOptions);
+}
+
+export type DelayedJobOptions = Pick<
+  JobsOptions,
+  'attempts' | 'backoff' | 'removeOnComplete' | 'removeOnFail'
+>;
+
+/**
+ * A scheduler of delayed jobs of one name: the request becomes the job's data with its reason
+ * (`rotation` unless given) and the time it was asked for.
+ */
+export function queueDelayedJobs<R extends { reason?: unknown }, D>(
   queue: Queue,
-  jobOptions: Pick<JobsOptions, 'attempts' | 'backoff' | 'removeOnComplete' | 'removeOnFail'>,
-): DeletionScheduler {
+  jobName: string,
+  jobOptions: DelayedJobOptions,
+): DelayedJobScheduler<R> {
   return {
     async schedule(request, { delayMs, jobId }) {
       const { reason, ...rest } = request;
-      const data: DeletionJob = {
-        ...rest,
-        reason: reason ?? 'rotation',
-        requestedAt: new Date().toISOString(),
-      };
-      // An id already taken (a retried rotation) makes BullMQ return the existing job: no second delete.
-      const job = await queue.add(name, data, { ...jobOptions, jobId, delay: delayMs });
+      const data = { ...rest, reason: reason ?? 'rotation', requestedAt: new Date().toISOString() } as D;
+      // An id already taken (a retried rotation) makes BullMQ return the existing job: no second one.
+      const job = await queue.add(jobName, data, { ...jobOptions, jobId, delay: delayMs });
       return job.id as string;
     },
   };

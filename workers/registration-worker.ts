@@ -10,6 +10,7 @@ import { type Processor, Queue, UnrecoverableError, Worker, type WorkerOptions }
 import { deleteClientProcessor, queueDeletionScheduler } from '../jobs/delete-client.js';
 import { announceQueueFailure, type ProvisioningJobOptions } from '../jobs/provisioning-job.js';
 import { registerClientProcessor } from '../jobs/register-client.js';
+import { queueKeyRetirementScheduler, retireKeyProcessor } from '../jobs/retire-key.js';
 import { rotateClientProcessor } from '../jobs/rotate-client.js';
 import { sweepRegistrationsProcessor } from '../jobs/sweep-registrations.js';
 import type { Config } from '../src/config/index.js';
@@ -157,7 +158,9 @@ export async function startRegistrationWorker(
     observer: createProvisioningObserver({ metrics, logger }),
     serverLimiter,
     deletions: queueDeletionScheduler(queue, provisioningJobOptions(producerSettings)),
+    keyRetirements: queueKeyRetirementScheduler(queue, provisioningJobOptions(producerSettings)),
     rotationGraceMs: config.ROTATION_GRACE * 1000,
+    jwksMaxAgeSeconds: config.JWKS_MAX_AGE_S,
   };
   // The sweep enqueues like any producer: validated, deduplicated, recorded in the registry.
   const sweepProducer = new RegistrationProducer({ ...producerSettings, queue, secretStore, registry });
@@ -175,6 +178,7 @@ export async function startRegistrationWorker(
     [JOB_NAMES.registerClient]: registerClientProcessor(deps, jobOptions),
     [JOB_NAMES.rotateClient]: rotateClientProcessor(deps, jobOptions),
     [JOB_NAMES.deleteClient]: deleteClientProcessor(deps, jobOptions),
+    [JOB_NAMES.retireKey]: retireKeyProcessor(deps, jobOptions),
     [JOB_NAMES.sweepRegistrations]: sweepRegistrationsProcessor(
       { registry, enqueueRotations: (requests) => sweepProducer.enqueueRotations(requests) },
       { rotateBeforeExpirySeconds: config.ROTATE_BEFORE_EXPIRY },

@@ -81,8 +81,14 @@ export const eventDataSchemas = {
     ...verification,
     /** The client before the rotation: the same as `clientId` when the server updated it in place. */
     previousClientId: id,
-    /** `update`: RFC 7592 in place; `new_registration`: a successor client replaced the previous one. */
-    rotatedBy: z.enum(['update', 'new_registration']),
+    /**
+     * `update`: RFC 7592 in place; `new_registration`: a successor client replaced the previous one;
+     * `key`: the same client signs with a new generated key (published, or registered by RFC 7592).
+     */
+    rotatedBy: z.enum(['update', 'new_registration', 'key']),
+    /** A key rotation's new and replaced key ids (public JWK thumbprints). */
+    kid: id.optional(),
+    previousKid: id.optional(),
     /** When the replaced client is deleted (RFC 7592), if it can be; otherwise `orphanedClientId` names it. */
     deleteAfter: timestamp.optional(),
   }),

@@ -2,8 +2,12 @@
 // and hands it back with what the request showed about the server's health. "Not now" is an answer,
 // not a failure: the caller learns how long to wait and the job waits outside the worker.
 
-/** Why a server cannot take a request now; the `reason` label of dcr_jobs_delayed_total. */
-export const BUSY_REASONS = ['in_flight', 'rate', 'breaker_open'] as const;
+/**
+ * Why a job cannot go on now; the `reason` label of dcr_jobs_delayed_total. The first three are a
+ * server's politeness limits; `key_publication` is a key rotation waiting until servers' caches of the
+ * registration's JWKS have seen its new key.
+ */
+export const BUSY_REASONS = ['in_flight', 'rate', 'breaker_open', 'key_publication'] as const;
 export type BusyReason = (typeof BUSY_REASONS)[number];
 
 /** What a request showed about the server, for its circuit breaker. */

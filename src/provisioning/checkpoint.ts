@@ -69,8 +69,32 @@ export const checkpointSchema = z.looseObject({
    * whether RFC 7592 can still reach it (a refused token cannot delete it later).
    */
   previous: z
-    .looseObject({ clientId: z.string().min(1), secretVersionId: z.string().min(1), manageable: z.boolean() })
+    .looseObject({
+      clientId: z.string().min(1),
+      secretVersionId: z.string().min(1),
+      manageable: z.boolean(),
+      /** The kid of its generated key, when it has one. */
+      kid: z.string().min(1).optional(),
+    })
     .optional(),
+  /**
+   * Key rotation by `jwks_uri` only: the new key's credentials, written as a pending secret version
+   * (`versionId`, made from the current version `basedOn`), and when its public key was published.
+   * The key signs nothing until servers' caches of the old set have expired; then the version is made
+   * current. Never the key itself.
+   */
+  pendingKey: z
+    .looseObject({
+      versionId: z.string().min(1),
+      basedOn: z.string().min(1),
+      kid: z.string().min(1),
+      publishedAt: isoTime,
+    })
+    .optional(),
+  /** Rotation only: an RFC 7592 update registered a new inline key beside the old one, to be dropped later. */
+  retireInlineKey: z.boolean().optional(),
+  /** Rotation only: the delayed job that drops the old inline key, and when it runs. */
+  keyRetirement: z.looseObject({ jobId: z.string().min(1), after: isoTime }).optional(),
   /** Rotation only: the RFC 7592 update was tried and did not rotate the credentials. */
   updateDeclined: z.boolean().optional(),
   /** Rotation only: the delayed job that deletes the replaced client, and when it runs. */

@@ -23,11 +23,26 @@ export interface DeletionRequest {
   reason?: RegistrationReason | undefined;
 }
 
-/** Puts a deletion off until the grace has passed (a delayed job in production). */
-export interface DeletionScheduler {
-  /** Idempotent per `jobId`; resolves to the id of the scheduled deletion. */
-  schedule(request: DeletionRequest, options: { delayMs: number; jobId: string }): Promise<string>;
+/** A rotated-out inline key to drop from its client's registration once the rotation grace has passed. */
+export interface KeyRetirementRequest {
+  tenantId: string;
+  fhirBaseUrl: string;
+  clientId: string;
+  /** The key to drop, and the key that must be the stored one for anything to be dropped. */
+  retireKid: string;
+  keepKid: string;
+  replacedByJobId: string;
+  reason?: RegistrationReason | undefined;
 }
+
+/** Puts a job off until the grace has passed (a delayed job in production). */
+export interface DelayedJobScheduler<R> {
+  /** Idempotent per `jobId`; resolves to the id of the scheduled job. */
+  schedule(request: R, options: { delayMs: number; jobId: string }): Promise<string>;
+}
+
+export type DeletionScheduler = DelayedJobScheduler<DeletionRequest>;
+export type KeyRetirementScheduler = DelayedJobScheduler<KeyRetirementRequest>;
 
 export interface RegistrationDeps {
   http: HttpClient;
@@ -70,12 +85,22 @@ export interface RegistrationDeps {
   /** Rotation: where replaced clients are scheduled for deletion. Without it they are left in place. */
   deletions?: DeletionScheduler;
   /**
+   * Key rotation of an inline-`jwks` client: where the old key's removal is scheduled. Without it the
+   * old key stays registered beside the new one.
+   */
+  keyRetirements?: KeyRetirementScheduler;
+  /**
    * Token requests a verification makes (each a job attempt) before the credentials are called
    * unverified. @defaultValue 4
    */
   verificationTries?: number;
   /** ROTATION_GRACE: how long a replaced client keeps working. @defaultValue 24 h */
   rotationGraceMs?: number;
+  /**
+   * JWKS_MAX_AGE_S: how long servers may cache a published JWK Set; a key rotation by jwks_uri waits
+   * twice this between publishing the new key and signing with it. @defaultValue 60
+   */
+  jwksMaxAgeSeconds?: number;
 }
 
 export interface JobContext {

@@ -7,7 +7,15 @@ export {
   ownCheckpoint,
   type StoredRegistration,
 } from './checkpoint.js';
-export type { DeletionRequest, DeletionScheduler, JobContext, RegistrationDeps } from './deps.js';
+export type {
+  DelayedJobScheduler,
+  DeletionRequest,
+  DeletionScheduler,
+  JobContext,
+  KeyRetirementRequest,
+  KeyRetirementScheduler,
+  RegistrationDeps,
+} from './deps.js';
 export { announceFailure, type FailedJob } from './job-runner.js';
 export {
   guardObserver,
@@ -30,6 +38,7 @@ export {
 } from './reindex.js';
 export { DEFAULT_ROTATION_GRACE_MS } from './replaced-client.js';
 export { type DeletionOutcome, runDeletion } from './run-deletion.js';
+export { type KeyRetirementOutcome, runKeyRetirement } from './run-key-retirement.js';
 export { type RegistrationOutcome, runRegistration } from './run-registration.js';
 export { type RotationOutcome, runRotation } from './run-rotation.js';
 export { readStoredCredentials, type StoredCredentials, secretValue } from './secret-value.js';

@@ -29,7 +29,7 @@ export interface PhaseDurations {
 }
 
 /** What a provisioning job does: a first registration, a rotation, or the delete of a replaced client. */
-export type JobKind = 'registration' | 'rotation' | 'deletion';
+export type JobKind = 'registration' | 'rotation' | 'deletion' | 'key_retirement';
 
 export interface JobFinished {
   outcome: JobOutcome;

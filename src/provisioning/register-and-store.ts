@@ -389,13 +389,32 @@ export async function writeWithRetries(
   write: Parameters<SecretStore['write']>[0],
   firstTurn?: WriteTurn,
 ): Promise<string> {
+  return withSecretStoreRetries(
+    deps,
+    phases,
+    async (store) => (await store.write(write)).versionId,
+    firstTurn,
+  );
+}
+
+/**
+ * One change to the secret store (a write, a pending version, a stage move), retried in process through
+ * a realistic Secrets Manager hiccup, each try with its own write-budget turn (the first may come
+ * reserved). The failure thrown says the outcome is unknown when any try's was.
+ */
+export async function withSecretStoreRetries<T>(
+  deps: RegistrationDeps,
+  phases: PhaseRecorder,
+  change: (store: SecretStore) => Promise<T>,
+  firstTurn?: WriteTurn,
+): Promise<T> {
   const delays = deps.secretWriteRetryDelaysMs ?? DEFAULT_SECRET_WRITE_RETRY_DELAYS_MS;
   let outcomeUnknown = false;
   for (let attempt = 0; ; attempt++) {
     try {
       const turn = attempt === 0 && firstTurn ? firstTurn : await deps.secretWriteTurns?.reserve();
       await turn?.wait();
-      return await timedWrite(deps, phases, write);
+      return await timedChange(deps, phases, change);
     } catch (err) {
       const failure = classify(err, 'registration');
       outcomeUnknown ||= failure.outcomeUnknown;
@@ -410,16 +429,16 @@ export async function writeWithRetries(
   }
 }
 
-async function timedWrite(
+async function timedChange<T>(
   deps: RegistrationDeps,
   phases: PhaseRecorder,
-  write: Parameters<SecretStore['write']>[0],
-): Promise<string> {
+  change: (store: SecretStore) => Promise<T>,
+): Promise<T> {
   const started = performance.now();
   try {
-    const { versionId } = await deps.secretStore.write(write);
+    const result = await change(deps.secretStore);
     phases.secretWrite(elapsedMs(started), 'success');
-    return versionId;
+    return result;
   } catch (err) {
     phases.secretWrite(elapsedMs(started), 'failure');
     throw err;

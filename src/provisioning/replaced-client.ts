@@ -31,6 +31,7 @@ export function previousClient(
     clientId: credentials.clientId,
     secretVersionId: version.versionId,
     manageable: isManageable(credentials),
+    ...(credentials.privateJwk ? { kid: credentials.privateJwk.kid } : {}),
   };
 }
 

@@ -9,10 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import { type ManagedClient, updateClient } from '../dcr/index.js';
 import { classify, ProvisioningError, withConsequence } from '../failures/index.js';
+import { type ClientKeyPair, generateClientKey, publicJwkOf, publicJwkSet } from '../keys/index.js';
 import { findServerBusy } from '../limits/index.js';
 import { registrationKey } from '../queue/registration-key.js';
 import { type RotationJob, rotationJobSchema } from '../queue/rotation-request.js';
-import { clientRequestToken, registrationSecretName } from '../secrets/index.js';
+import { clientRequestToken, registrationSecretName, type StoredSecret } from '../secrets/index.js';
 import type { Checkpoint, StoredRegistration } from './checkpoint.js';
 import { completeStoredRegistration } from './completion.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
@@ -32,23 +33,30 @@ import {
   withoutIntent,
 } from './register-and-store.js';
 import { previousClient } from './replaced-client.js';
+import { keyRotationOf, rotatePublishedKey, scheduleKeyRetirement } from './rotate-key.js';
+import { registersKey } from './run-key-retirement.js';
 import type { RegistrationOutcome } from './run-registration.js';
 import {
   assertCredentialsOf,
-  expiryToSchedule,
   isManageable,
   readStoredCredentials,
   type StoredCredentials,
   secretLifetimeSeconds,
-  secretValue,
+  updatedCredentials,
 } from './secret-value.js';
 import { type VerificationOutcome, verifyStoredCredentials } from './verify-credentials.js';
 
 /** The rotation job's return value: nothing secret. */
 export interface RotationOutcome extends RegistrationOutcome, Partial<VerificationOutcome> {
   previousClientId: string;
-  /** `update`: RFC 7592 in place, same client id; `new_registration`: a successor client. */
-  rotatedBy: 'update' | 'new_registration';
+  /**
+   * `update`: RFC 7592 in place, same client id; `new_registration`: a successor client; `key`: the
+   * same client with a new generated key (published, or registered by an RFC 7592 update).
+   */
+  rotatedBy: 'update' | 'new_registration' | 'key';
+  /** A key rotation's new and old kid. */
+  kid?: string;
+  previousKid?: string;
 }
 
 const jobSchemaFor = perRules(rotationJobSchema);
@@ -130,8 +138,26 @@ async function rotate(
         `the registration stored at ${secretId} changed while client ${previous.clientId} was being rotated`,
       );
     }
-    if (!state.updateDeclined && isManageable(credentials))
-      state = await updateInPlace(job, credentials, secretId, state, context, deps, phases);
+    const keyRotation = keyRotationOf(credentials);
+    if (keyRotation === 'published') {
+      state = await rotatePublishedKey(
+        job,
+        current as StoredSecret,
+        credentials,
+        secretId,
+        state,
+        context,
+        deps,
+        phases,
+      );
+    } else if (!state.updateDeclined && isManageable(credentials)) {
+      // Inline keys: the update registers [new, old], so the old key keeps working through the grace.
+      const newKey =
+        keyRotation === 'inline'
+          ? await generateClientKey(credentials.privateJwk?.alg ?? 'RS384')
+          : undefined;
+      state = await updateInPlace(job, credentials, secretId, state, context, deps, phases, newKey);
+    }
     if (!state.stored) {
       state = await registerAndStore(
         {
@@ -145,6 +171,8 @@ async function rotate(
           rotationPeriodDays: credentials.rotationPeriodDays,
           replacesClient: true,
           previousSecretLifetimeSeconds: secretLifetimeSeconds(credentials),
+          // A generated key is replaced by a new one of the same kind (the successor registers it inline).
+          keys: credentials.privateJwk ? { alg: credentials.privateJwk.alg } : undefined,
           secretId,
           onStored: (stored) => {
             fresh = stored;
@@ -160,13 +188,21 @@ async function rotate(
 
   if (verify || state.verification) state = await verifyStoredCredentials(state, context, deps, fresh);
   const stored = state.stored as StoredRegistration;
-  const previousClientId = (state.previous as NonNullable<Checkpoint['previous']>).clientId;
-  const rotatedBy = stored.clientId === previousClientId ? 'update' : 'new_registration';
+  const previous = state.previous as NonNullable<Checkpoint['previous']>;
+  const previousClientId = previous.clientId;
+  const keyChanged = stored.kid !== undefined && previous.kid !== undefined && stored.kid !== previous.kid;
+  const rotatedBy = stored.clientId !== previousClientId ? 'new_registration' : keyChanged ? 'key' : 'update';
+  const keyFields = keyChanged ? { kid: stored.kid, previousKid: previous.kid } : {};
+  // An inline key rotation registered [new, old]: the old key is dropped once the grace has passed.
+  if (keyChanged && state.retireInlineKey && !state.keyRetirement) {
+    state = await scheduleKeyRetirement(job, state, context, deps);
+  }
   const outcome = await completeStoredRegistration('client.rotated', job, state, context, deps, {
     previousClientId,
     rotatedBy,
+    ...keyFields,
   });
-  return { ...outcome, previousClientId, rotatedBy };
+  return { ...outcome, previousClientId, rotatedBy, ...keyFields };
 }
 
 /**
@@ -192,10 +228,13 @@ async function resumeAfterLostUpdate(
   } else {
     const before = await deps.secretStore.readVersion(secretId, previous.secretVersionId);
     const replaced = before ? readStoredCredentials(before.value) : undefined;
-    // Unknown old credentials count as unchanged: a successor is always a safe way on.
+    // Unknown old credentials count as unchanged: a successor is always a safe way on. A generated
+    // key's rotation is a new key; a secret's, a new secret.
     const rotated =
-      landed.clientSecret === undefined ||
-      (replaced !== undefined && landed.clientSecret !== replaced.clientSecret);
+      landed.privateJwk && replaced?.privateJwk
+        ? landed.privateJwk.kid !== replaced.privateJwk.kid
+        : landed.clientSecret === undefined ||
+          (replaced !== undefined && landed.clientSecret !== replaced.clientSecret);
     next = rotated
       ? {
           ...withoutIntent(state),
@@ -228,8 +267,15 @@ async function updateInPlace(
   context: JobContext,
   deps: RegistrationDeps,
   phases: PhaseRecorder,
+  /** A generated key's successor (inline jwks): registered beside the old key, and stored. */
+  newKey?: ClientKeyPair,
 ): Promise<Checkpoint> {
   const previous = state.previous as NonNullable<Checkpoint['previous']>;
+  const oldKey = credentials.privateJwk;
+  const metadata =
+    newKey && oldKey
+      ? { ...credentials.metadata, jwks: publicJwkSet([newKey.publicJwk, publicJwkOf(oldKey)]) }
+      : credentials.metadata;
   const intent = {
     id: randomUUID(),
     at: (deps.now?.() ?? new Date()).toISOString(),
@@ -243,7 +289,7 @@ async function updateInPlace(
       registrationClientUri: credentials.registrationClientUri as string,
       registrationAccessToken: credentials.registrationAccessToken as string,
       clientId: credentials.clientId,
-      metadata: credentials.metadata,
+      metadata,
       ...(context.signal ? { signal: context.signal } : {}),
     });
   } catch (err) {
@@ -278,39 +324,24 @@ async function updateInPlace(
   for (const warning of updated.warnings)
     deps.log?.warn({ tenantId: job.tenantId, jobId: context.jobId }, warning);
 
-  const rotated =
-    credentials.clientSecret === undefined ||
-    (updated.clientSecret !== undefined && updated.clientSecret !== credentials.clientSecret);
+  // A key rotation counts when the server registered the new key; a secret rotation, when it issued a
+  // new secret (or the client has none).
+  const rotated = newKey
+    ? registersKey(updated.metadata, newKey.publicJwk.kid)
+    : credentials.clientSecret === undefined ||
+      (updated.clientSecret !== undefined && updated.clientSecret !== credentials.clientSecret);
   const at = deps.now?.() ?? new Date();
-  // What the answer leaves out stays as stored: a server may omit the secret or the URI on update.
-  const client = {
-    ...updated,
-    clientId: credentials.clientId,
-    clientSecret: updated.clientSecret ?? credentials.clientSecret,
-    clientSecretExpiresAt: updated.clientSecretExpiresAt ?? credentials.clientSecretExpiresAt,
-    // Not enumerable on a kept token (see keepToken in src/dcr), so not carried by the spread.
-    registrationAccessToken: updated.registrationAccessToken,
-    registrationClientUri: updated.registrationClientUri ?? credentials.registrationClientUri,
-  };
-  const registeredAt = credentials.registeredAt ?? at.toISOString();
-  const rotatedAt = rotated ? at.toISOString() : credentials.rotatedAt;
-  const expiresAt = expiryToSchedule(client.clientSecretExpiresAt, secretLifetimeSeconds(credentials), at);
+  const { value, expiresAt, registeredAt } = updatedCredentials(credentials, updated, {
+    fhirBaseUrl: job.fhirBaseUrl,
+    at,
+    rotated,
+    // The key the server now has: the new one when it took it, else the one it kept.
+    privateJwk: rotated && newKey ? newKey.privateJwk : oldKey,
+  });
   const secretVersionId = clientRequestToken(context.jobId, intent.id);
   const write = {
     name: secretId,
-    value: JSON.stringify(
-      secretValue({
-        client,
-        fhirBaseUrl: job.fhirBaseUrl,
-        tokenEndpoint: credentials.tokenEndpoint,
-        issuer: credentials.issuer,
-        registrationEndpoint: credentials.registrationEndpoint,
-        registeredAt: new Date(registeredAt),
-        rotatedAt: rotatedAt ? new Date(rotatedAt) : undefined,
-        rotationPeriodDays: credentials.rotationPeriodDays,
-        assumedSecretExpiresAt: typeof expiresAt === 'number' ? expiresAt : undefined,
-      }),
-    ),
+    value,
     clientRequestToken: secretVersionId,
     tags: secretTags(job.tenantId, job.fhirBaseUrl),
   };
@@ -336,7 +367,9 @@ async function updateInPlace(
   if (!rotated) {
     deps.log?.warn(
       { tenantId: job.tenantId, jobId: context.jobId },
-      `the server updated client ${credentials.clientId} without issuing a new secret; registering a successor client`,
+      newKey
+        ? `the server updated client ${credentials.clientId} without registering its new key (kid ${newKey.publicJwk.kid}); registering a successor client`
+        : `the server updated client ${credentials.clientId} without issuing a new secret; registering a successor client`,
     );
     const next: Checkpoint = {
       ...state,
@@ -351,6 +384,7 @@ async function updateInPlace(
     // Working credentials of this client are stored again: it is no orphan (an earlier attempt's
     // failed write may have named it one).
     orphanedClientIds: withoutClient(state.orphanedClientIds, credentials.clientId),
+    ...(newKey ? { retireInlineKey: true } : {}),
     stored: {
       clientId: credentials.clientId,
       secretId,
@@ -360,6 +394,7 @@ async function updateInPlace(
       rotatedAt: at.toISOString(),
       ...(credentials.rotationPeriodDays ? { rotationPeriodDays: credentials.rotationPeriodDays } : {}),
       managed: true,
+      ...(newKey ? { kid: newKey.publicJwk.kid } : oldKey ? { kid: oldKey.kid } : {}),
     },
   };
   await context.checkpoint.save(next);

@@ -141,6 +141,49 @@ export function readStoredCredentials(value: string): StoredCredentials | undefi
   };
 }
 
+/**
+ * The secret value after an RFC 7592 update of stored credentials: the answer, with what it leaves out
+ * kept as stored (a server may omit the secret or the URI on update). `rotated`: the update rotated
+ * the credentials (a new secret or key), so they carry its time.
+ */
+export function updatedCredentials(
+  credentials: StoredCredentials,
+  updated: RegisteredClient,
+  change: { fhirBaseUrl: string; at: Date; rotated: boolean; privateJwk: SecretValueInput['privateJwk'] },
+): { value: string; expiresAt: number | 'unknown' | undefined; registeredAt: string } {
+  const client = {
+    ...updated,
+    clientId: credentials.clientId,
+    clientSecret: updated.clientSecret ?? credentials.clientSecret,
+    clientSecretExpiresAt: updated.clientSecretExpiresAt ?? credentials.clientSecretExpiresAt,
+    // Not enumerable on a kept token (see keepToken in src/dcr), so not carried by the spread.
+    registrationAccessToken: updated.registrationAccessToken,
+    registrationClientUri: updated.registrationClientUri ?? credentials.registrationClientUri,
+  };
+  const registeredAt = credentials.registeredAt ?? change.at.toISOString();
+  const rotatedAt = change.rotated ? change.at.toISOString() : credentials.rotatedAt;
+  const expiresAt = expiryToSchedule(
+    client.clientSecretExpiresAt,
+    secretLifetimeSeconds(credentials),
+    change.at,
+  );
+  const value = JSON.stringify(
+    secretValue({
+      client,
+      fhirBaseUrl: change.fhirBaseUrl,
+      tokenEndpoint: credentials.tokenEndpoint,
+      issuer: credentials.issuer,
+      registrationEndpoint: credentials.registrationEndpoint,
+      registeredAt: new Date(registeredAt),
+      rotatedAt: rotatedAt ? new Date(rotatedAt) : undefined,
+      rotationPeriodDays: credentials.rotationPeriodDays,
+      assumedSecretExpiresAt: typeof expiresAt === 'number' ? expiresAt : undefined,
+      privateJwk: change.privateJwk,
+    }),
+  );
+  return { value, expiresAt, registeredAt };
+}
+
 /** A stored `private_jwk`, when it is one the service could have made (else it is ignored). */
 function generatedPrivateJwk(value: unknown): ClientKeyPair['privateJwk'] | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;

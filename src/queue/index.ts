@@ -44,6 +44,8 @@ export {
 export {
   type DeletionJob,
   deletionJobSchema,
+  type KeyRetirementJob,
+  keyRetirementJobSchema,
   type RotationJob,
   type RotationRequest,
   rotationJobSchema,

@@ -8,6 +8,8 @@ export const JOB_NAMES = {
   rotateClient: 'rotate-client',
   /** The delayed RFC 7592 delete of a client a rotation replaced. */
   deleteClient: 'delete-client',
+  /** The delayed RFC 7592 update that drops a rotated-out inline key once the rotation grace has passed. */
+  retireKey: 'retire-key',
   /** The periodic search for registrations due for rotation. */
   sweepRegistrations: 'sweep-registrations',
 } as const;

@@ -41,7 +41,23 @@ export function deletionJobSchema(rules: RequestRules) {
   });
 }
 
+/**
+ * A generated key replaced by a key rotation of an inline-`jwks` client: after the grace, the client's
+ * registered keys are cut to `keepKid` (the current one), dropping `retireKid`.
+ */
+export function keyRetirementJobSchema(rules: RequestRules) {
+  return z.strictObject({
+    ...common(rules),
+    clientId: z.string().min(1, 'must not be empty'),
+    retireKid: z.string().min(1, 'must not be empty'),
+    keepKid: z.string().min(1, 'must not be empty'),
+    replacedByJobId: z.string().min(1, 'must not be empty'),
+    requestedAt: z.iso.datetime(),
+  });
+}
+
 export type RotationRequest = z.input<ReturnType<typeof rotationRequestSchema>>;
 export type ValidRotationRequest = z.output<ReturnType<typeof rotationRequestSchema>>;
 export type RotationJob = z.output<ReturnType<typeof rotationJobSchema>>;
 export type DeletionJob = z.output<ReturnType<typeof deletionJobSchema>>;
+export type KeyRetirementJob = z.output<ReturnType<typeof keyRetirementJobSchema>>;

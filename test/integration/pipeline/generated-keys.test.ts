@@ -11,31 +11,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasPrivateMembers, PRIVATE_JWK_MEMBERS } from '../../../src/keys/index.js';
 import { jwksPath } from '../../../src/queue/jwks-uri.js';
 import { PublishedKeys } from '../../../src/registry/index.js';
-import { jwksRoutes } from '../../../src/server/jwks-routes.js';
 import { type SmartServer, startSmartServer } from '../../fixtures/smart-server.js';
+import { type JwksRoute, startJwksRoute } from '../../support/jwks-route.js';
 import { type Pipeline, startPipeline } from './harness.js';
 
 let pipeline: Pipeline;
 let smart: SmartServer;
-let routes: FastifyInstance;
-let publishedKeys: PublishedKeys;
+let route: JwksRoute;
 const assertions: string[] = [];
-const routeOutcomes: string[] = [];
 
 beforeAll(async () => {
   // The route first: its URL is the JWKS_PUBLIC_BASE_URL the producer and the worker check and register.
-  routes = Fastify();
-  await routes.register(jwksRoutes, {
-    publishedKeys: { served: (tenantId, slug) => publishedKeys.served(tenantId, slug) },
-    maxAgeSeconds: 60,
-    onRequest: (outcome) => routeOutcomes.push(outcome),
-  });
-  const base = await routes.listen({ host: '127.0.0.1', port: 0 });
+  route = await startJwksRoute();
   [pipeline, smart] = await Promise.all([
-    startPipeline('generated-keys', { JWKS_PUBLIC_BASE_URL: base }),
+    startPipeline('generated-keys', { JWKS_PUBLIC_BASE_URL: route.url }),
     startSmartServer(),
   ]);
-  publishedKeys = new PublishedKeys({ redis: pipeline.redis, prefix: pipeline.config.QUEUE_PREFIX });
+  route.serveFrom(new PublishedKeys({ redis: pipeline.redis, prefix: pipeline.config.QUEUE_PREFIX }));
   // Every client assertion oidc-provider receives at its token endpoint.
   smart.provider.on('grant.success', (ctx) => {
     const assertion = (ctx as KoaContext).oidc?.body?.client_assertion;
@@ -45,7 +37,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await pipeline.close();
-  await Promise.all([smart.close(), routes.close()]);
+  await Promise.all([smart.close(), route.close()]);
 });
 
 const backendService = (name: string) => ({
@@ -108,7 +100,7 @@ describe('generated keys', () => {
     expect(stored).not.toHaveProperty('jwks');
     expect(job.returnvalue).toMatchObject({ verified: true, kid: privateJwk.kid });
 
-    const served = await routes.inject({ method: 'GET', url: path });
+    const served = await route.app.inject({ method: 'GET', url: path });
     expect(served.statusCode).toBe(200);
     expect(served.headers['cache-control']).toBe('public, max-age=60');
     const set = served.json() as { keys: Array<Record<string, unknown>> };
@@ -119,7 +111,7 @@ describe('generated keys', () => {
     }
     expect(set.keys[0]).toMatchObject({ x: privateJwk.x, y: privateJwk.y, crv: 'P-384' });
     // oidc-provider fetched the set from the route to check the assertion.
-    expect(routeOutcomes).toContain('served');
+    expect(route.outcomes).toContain('served');
     expect(await pipeline.dumpRedis()).not.toContain(privateJwk.d);
   });
 
@@ -130,7 +122,7 @@ describe('generated keys', () => {
       '/jwks/keys-uri/NOT A SLUG.json',
       `/jwks/${'x'.repeat(70)}/a.json`,
     ]) {
-      const answer = await routes.inject({ method: 'GET', url });
+      const answer = await route.app.inject({ method: 'GET', url });
       expect(answer.statusCode, url).toBe(404);
       expect(answer.json()).toEqual({ error: 'not_found' });
     }
