@@ -5,9 +5,14 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { publicAppMetadata } from '../../../src/dcr/index.js';
 import { eventStreamKey } from '../../../src/events/index.js';
+import { publicJwkOf } from '../../../src/keys/index.js';
 import { registrationStatus } from '../../../src/queue/index.js';
+import { jwksPath } from '../../../src/queue/jwks-uri.js';
+import { PublishedKeys } from '../../../src/registry/index.js';
 import { registrationSecretName } from '../../../src/secrets/index.js';
 import { type SmartServer, startSmartServer } from '../../fixtures/smart-server.js';
+import { startStubServer } from '../../fixtures/stub-server.js';
+import { type JwksRoute, startJwksRoute } from '../../support/jwks-route.js';
 import { readEventStream, testRedis } from '../../support/redis.js';
 import { startSecretsFaultProxy } from '../../support/secrets-fault-proxy.js';
 import { type Pipeline, pipelineEnv, startPipeline } from './harness.js';
@@ -155,5 +160,142 @@ describe('a worker killed between the registration POST and the secret write', (
       pageToken = page.nextPageToken;
     } while (pageToken);
     expect(names).toEqual([secretId]);
+  });
+});
+
+describe('generated keys across a crash: the key that is stored is the key that is registered', () => {
+  let pipeline: Pipeline;
+  let smart: SmartServer;
+  let route: JwksRoute;
+  const backendService = {
+    client_name: 'Crash with keys',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    scope: 'system/Patient.rs',
+  };
+  beforeAll(async () => {
+    route = await startJwksRoute();
+    pipeline = await startPipeline('crash-keys', { JWKS_PUBLIC_BASE_URL: route.url });
+    route.serveFrom(new PublishedKeys({ redis: pipeline.redis, prefix: pipeline.config.QUEUE_PREFIX }));
+  });
+  afterAll(async () => {
+    await pipeline.close();
+    await route.close();
+  });
+
+  /** The public key of a stored private JWK, as the server would have it. */
+  const publicOf = (jwk: Record<string, unknown>) => publicJwkOf(jwk);
+  /** The key each POST registered, with the client id it got. */
+  const registeredKeys = () =>
+    smart.registrationRequests
+      .filter((r) => r.method === 'POST' && r.status === 201)
+      .map((r) => ({
+        clientId: (r.response as { client_id: string }).client_id,
+        keys: ((r.body as { jwks?: { keys: unknown[] } }).jwks?.keys ?? []) as Array<Record<string, unknown>>,
+        jwksUri: (r.body as { jwks_uri?: string }).jwks_uri,
+      }));
+
+  function forkWorker(env: Record<string, string>) {
+    return fork(path.resolve(import.meta.dirname, '../../support/plain-worker-process.ts'), {
+      execArgv: ['--import', 'tsx'],
+      env: {
+        ...process.env,
+        ...pipelineEnv('crash-keys', { JWKS_PUBLIC_BASE_URL: route.url }),
+        TEST_LOCK_DURATION_MS: '1000',
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+  }
+
+  it('killed between the POST and the secret write: the next attempt registers a new key, and stores that one', async () => {
+    smart = await startSmartServer();
+    servers.push(smart);
+    const proxy = await startSecretsFaultProxy(pipeline.config.AWS_ENDPOINT_URL_SECRETS_MANAGER as string);
+    servers.push(proxy);
+    proxy.setRule(({ isWrite }) => (isWrite ? 'hang' : 'pass'));
+    child = forkWorker({ AWS_ENDPOINT_URL_SECRETS_MANAGER: proxy.url });
+    await nextMessage(child, 'ready');
+    const tenantId = 'keys-killed-before-write';
+    const result = await pipeline.producer.enqueue({
+      tenantId,
+      fhirBaseUrl: smart.fhirBaseUrl,
+      clientMetadata: backendService,
+      keys: { generate: { alg: 'RS384' } },
+    } as never);
+    const deadline = Date.now() + 15_000;
+    while (!proxy.counts['CreateSecret:hang']) {
+      if (Date.now() > deadline) throw new Error('the secret write never reached the proxy');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    const [lost] = registeredKeys();
+
+    await pipeline.startWorker({ workerOptions: { stalledInterval: 250 } });
+    const job = await pipeline.waitForJob((result as { jobId: string }).jobId, 20_000);
+    expect(job.state, job.failedReason).toBe('completed');
+    expect(job.returnvalue).toMatchObject({ possibleOrphan: true, verified: true });
+    const secretId = job.returnvalue?.secretId as string;
+    const stored = JSON.parse((await pipeline.secretStore.readCurrent(secretId))?.value ?? '{}');
+    const registrations = registeredKeys();
+    expect(registrations).toHaveLength(2);
+    const storedRegistration = registrations.find((r) => r.clientId === stored.client_id);
+    expect(storedRegistration?.keys).toEqual([publicOf(stored.private_jwk)]);
+    // The lost attempt's key died with its worker; it is not the stored one.
+    expect(lost?.keys[0]?.kid).not.toBe(stored.private_jwk.kid);
+  });
+
+  it('killed between making the key and the POST (discovery hangs): one POST, with the stored key, and the dead key unpublished', async () => {
+    smart = await startSmartServer();
+    servers.push(smart);
+    // Discovery through a stub that hangs the dead worker's request and answers the next one.
+    const stub = await startStubServer();
+    servers.push(stub);
+    const discovery = await (await fetch(`${smart.fhirBaseUrl}/.well-known/smart-configuration`)).json();
+    stub.on('GET', '/fhir/.well-known/smart-configuration', (_request, calls) =>
+      calls === 0 ? { hang: true } : { json: discovery },
+    );
+    const fhirBaseUrl = stub.url('/fhir');
+    child = forkWorker({ HTTP_TIMEOUT_MS: '60000' });
+    await nextMessage(child, 'ready');
+    const tenantId = 'keys-killed-before-post';
+    const result = await pipeline.producer.enqueue({
+      tenantId,
+      fhirBaseUrl,
+      clientMetadata: backendService,
+      keys: { generate: { alg: 'ES384' }, publish: 'jwks_uri' },
+    } as never);
+    const path = jwksPath(tenantId, fhirBaseUrl);
+    const deadline = Date.now() + 15_000;
+    while (stub.requestsTo('GET', '/fhir/.well-known/smart-configuration').length === 0) {
+      if (Date.now() > deadline) throw new Error('discovery never reached the stub');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The dead worker's key was published (a server may fetch it while registering) but never registered.
+    const deadKids = (
+      (await route.app.inject({ method: 'GET', url: path })).json() as { keys: Array<{ kid: string }> }
+    ).keys.map((k) => k.kid);
+    expect(deadKids).toHaveLength(1);
+    child.kill('SIGKILL');
+    expect(smart.stats.registrationPosts).toBe(0);
+
+    await pipeline.startWorker({ workerOptions: { stalledInterval: 250 } });
+    const job = await pipeline.waitForJob((result as { jobId: string }).jobId, 20_000);
+    expect(job.state, job.failedReason).toBe('completed');
+    expect(job.returnvalue).toMatchObject({ verified: true });
+    expect(job.returnvalue?.possibleOrphan).toBeUndefined();
+    expect(smart.stats.registrationPosts).toBe(1);
+    const stored = JSON.parse(
+      (await pipeline.secretStore.readCurrent(job.returnvalue?.secretId as string))?.value ?? '{}',
+    );
+    const [registration] = registeredKeys();
+    expect(registration?.clientId).toBe(stored.client_id);
+    expect(registration?.jwksUri).toBe(`${route.url}${path}`);
+    const served = (await route.app.inject({ method: 'GET', url: path })).json() as {
+      keys: Array<Record<string, unknown>>;
+    };
+    expect(served.keys).toEqual([publicOf(stored.private_jwk)]);
+    expect(served.keys[0]?.kid).not.toBe(deadKids[0]);
   });
 });

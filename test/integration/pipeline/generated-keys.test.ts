@@ -4,7 +4,6 @@
 // only in the secret; the registered key is the stored key; a client assertion signed with it gets a
 // token.
 
-import Fastify, { type FastifyInstance } from 'fastify';
 import { decodeProtectedHeader } from 'jose';
 import type { KoaContext } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,6 +88,11 @@ describe('generated keys', () => {
     // Nothing of the private key reaches Redis (the job, its checkpoint, the registry, the events).
     expect(await pipeline.dumpRedis()).not.toContain(privateJwk.d);
     expect(JSON.stringify(job.returnvalue)).not.toContain(privateJwk.d);
+    // Nor the logs (at debug), nor any signed assertion.
+    const logs = pipeline.logLines().join('\n');
+    expect(logs).not.toContain(privateJwk.d);
+    expect(logs).not.toContain(privateJwk.p);
+    for (const sent of assertions) expect(logs).not.toContain(sent);
   });
 
   it('ES384 by jwks_uri: registered at the product route, served from Redis without a private member, and verified', async () => {
