@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { type ReindexOutcome, reindexRegistry } from '../provisioning/index.js';
 import { openProducerConnection } from '../queue/index.js';
-import { RegistrationRegistry } from '../registry/index.js';
+import { PublishedKeys, RegistrationRegistry } from '../registry/index.js';
 import { createSecretStore } from '../secrets/index.js';
 
 function summary(outcome: ReindexOutcome, prefix: string): string {
@@ -43,6 +43,7 @@ export function reindexCommand(): Command {
           {
             secretStore,
             registry: new RegistrationRegistry({ redis, prefix: config.QUEUE_PREFIX }),
+            publishedKeys: new PublishedKeys({ redis, prefix: config.QUEUE_PREFIX }),
             secretNamePrefix: config.SECRET_NAME_PREFIX,
           },
           ({ listed, scanned, indexed, skipped }) => {

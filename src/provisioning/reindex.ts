@@ -8,15 +8,18 @@
 // next rotation or reindex corrects that, so reindex is best run while no rotations are in flight.
 
 import { isProvisioningError } from '../failures/index.js';
+import { publicJwkOf } from '../keys/index.js';
 import { registrationKey } from '../queue/registration-key.js';
 import { TENANT_ID_PATTERN } from '../queue/registration-request.js';
-import type { RegistrationRegistry, StoredFacts } from '../registry/index.js';
+import type { PublishedKeys, RegistrationRegistry, StoredFacts } from '../registry/index.js';
 import { INITIAL_ACCESS_TOKEN_SUFFIX, registrationSecretName, type SecretStore } from '../secrets/index.js';
 import { isManageable, readStoredCredentials } from './secret-value.js';
 
 export interface ReindexDeps {
   secretStore: Pick<SecretStore, 'list' | 'readCurrent'>;
   registry: Pick<RegistrationRegistry, 'recordStored'>;
+  /** Where keys published by jwks_uri are served from: the current key of each such client is put back. */
+  publishedKeys?: Pick<PublishedKeys, 'restoreCurrent'>;
   /** SECRET_NAME_PREFIX: every registration of this service is stored under it. */
   secretNamePrefix: string;
   /** Names listed per page (1–100). @defaultValue the store's default, 100 */
@@ -54,7 +57,7 @@ const MAX_REPORTED_SKIPS = 100;
 /** Reads in flight at once: 100,000 secrets take minutes at Secrets Manager latency, far below its read quota. */
 const READ_CONCURRENCY = 8;
 
-type Verdict = { facts: StoredFacts } | { reason: string };
+type Verdict = { facts: StoredFacts; publishedKey?: object | undefined } | { reason: string };
 
 export async function reindexRegistry(
   deps: ReindexDeps,
@@ -73,10 +76,10 @@ export async function reindexRegistry(
     await forEachLimited(page.names, READ_CONCURRENCY, async (name) => {
       const verdict = await examine(name, deps);
       if ('facts' in verdict) {
-        await deps.registry.recordStored(
-          registrationKey(verdict.facts.tenantId, verdict.facts.fhirBaseUrl),
-          verdict.facts,
-        );
+        const { tenantId, fhirBaseUrl } = verdict.facts;
+        await deps.registry.recordStored(registrationKey(tenantId, fhirBaseUrl), verdict.facts);
+        if (verdict.publishedKey)
+          await deps.publishedKeys?.restoreCurrent(tenantId, fhirBaseUrl, verdict.publishedKey);
         progress.indexed += 1;
       } else {
         if (skipped.length < MAX_REPORTED_SKIPS) skipped.push({ secretId: name, reason: verdict.reason });
@@ -144,7 +147,13 @@ async function examine(name: string, deps: ReindexDeps): Promise<Verdict> {
       clientSecretExpiresAt: credentials.clientSecretExpiresAt,
       rotationPeriodDays: credentials.rotationPeriodDays,
       managed: isManageable(credentials),
+      ...(credentials.privateJwk ? { kid: credentials.privateJwk.kid } : {}),
     },
+    // Only the public half leaves this function (restoreCurrent copies the public members).
+    publishedKey:
+      credentials.privateJwk && typeof credentials.metadata.jwks_uri === 'string'
+        ? publicJwkOf(credentials.privateJwk)
+        : undefined,
   };
 }
 

@@ -87,6 +87,19 @@ export class PublishedKeys {
     await this.#write(key, [...(current ? [{ jwk: current.jwk }] : []), ...retiring]);
   }
 
+  /**
+   * Serves `jwk` as the current key, keeping whatever else is live (`reindex`: a Redis that lost the
+   * published keys would otherwise leave servers unable to check the client's assertions).
+   */
+  async restoreCurrent(tenantId: string, fhirBaseUrl: string, jwk: object): Promise<void> {
+    const key = this.#key(tenantId, serverSlug(fhirBaseUrl));
+    const publicJwk = publicJwkOf(jwk) as PublishedKey['jwk'];
+    const others = live(await this.#read(key), this.#now()).filter(
+      (entry) => entry.jwk.kid !== publicJwk.kid,
+    );
+    await this.#write(key, [{ jwk: publicJwk }, ...others]);
+  }
+
   /** Stops serving a registration's keys (its client is gone). */
   async remove(tenantId: string, fhirBaseUrl: string): Promise<void> {
     await this.#redis.del(this.#key(tenantId, serverSlug(fhirBaseUrl)));

@@ -8,10 +8,12 @@ import { decodeProtectedHeader } from 'jose';
 import type { KoaContext } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasPrivateMembers, PRIVATE_JWK_MEMBERS } from '../../../src/keys/index.js';
+import { reindexRegistry } from '../../../src/provisioning/index.js';
 import { jwksPath } from '../../../src/queue/jwks-uri.js';
 import { PublishedKeys } from '../../../src/registry/index.js';
 import { type SmartServer, startSmartServer } from '../../fixtures/smart-server.js';
 import { type JwksRoute, startJwksRoute } from '../../support/jwks-route.js';
+import { keysMatching } from '../../support/redis.js';
 import { type Pipeline, startPipeline } from './harness.js';
 
 let pipeline: Pipeline;
@@ -117,6 +119,26 @@ describe('generated keys', () => {
     // oidc-provider fetched the set from the route to check the assertion.
     expect(route.outcomes).toContain('served');
     expect(await pipeline.dumpRedis()).not.toContain(privateJwk.d);
+  });
+
+  it('reindex puts the published keys back when Redis lost them, from the secrets alone', async () => {
+    const path = jwksPath('keys-uri', smart.fhirBaseUrl);
+    const before = (await route.app.inject({ method: 'GET', url: path })).json();
+    const published = await keysMatching(pipeline.redis, `${pipeline.config.QUEUE_PREFIX}:jwks:*`);
+    expect(published.length).toBeGreaterThan(0);
+    await pipeline.redis.del(...published);
+    expect((await route.app.inject({ method: 'GET', url: path })).statusCode).toBe(404);
+
+    await reindexRegistry({
+      secretStore: pipeline.secretStore,
+      registry: pipeline.registry,
+      publishedKeys: new PublishedKeys({ redis: pipeline.redis, prefix: pipeline.config.QUEUE_PREFIX }),
+      secretNamePrefix: pipeline.config.SECRET_NAME_PREFIX,
+    });
+    expect((await route.app.inject({ method: 'GET', url: path })).json()).toEqual(before);
+    // Only jwks_uri clients are served: the inline one has nothing at the route.
+    const inline = await route.app.inject({ method: 'GET', url: jwksPath('keys-inline', smart.fhirBaseUrl) });
+    expect(inline.statusCode).toBe(404);
   });
 
   it('the route answers 404 for an unknown registration and for a path that is not one', async () => {
