@@ -53,6 +53,21 @@ describe('provisioning/requestClientCredentialsToken', () => {
     });
   });
 
+  it('private_key_jwt: the client assertion and its type in the form, no Authorization header and no client secret', async () => {
+    const { http, sent } = answering(200, { access_token: 'tok' });
+    await requestClientCredentialsToken(http, {
+      ...base,
+      authentication: { method: 'private_key_jwt', clientAssertion: 'header.payload.signature' },
+    });
+    expect(sent[0]?.headers?.authorization).toBeUndefined();
+    expect(sent[0]?.form).toEqual({
+      grant_type: 'client_credentials',
+      scope: 'system/Patient.rs',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: 'header.payload.signature',
+    });
+  });
+
   it("answers the server's error code, an http_<status> without one, and never the body", async () => {
     const refused = answering(401, { error: 'invalid_client', error_description: 'nope' });
     expect(await requestClientCredentialsToken(refused.http, { ...base, authentication: basic })).toEqual({
