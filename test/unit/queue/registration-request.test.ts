@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { backendServicesMetadata } from '../../../src/dcr/index.js';
 import {
   registrationJobSchema,
   registrationKey,
@@ -276,6 +277,14 @@ describe('queue/registrationRequestSchema keys', () => {
     expect(paths).toContain('clientMetadata.redirect_uris');
     // Generated keys are the client's keys: private_key_jwt without jwks is not one of the problems.
     expect(paths).not.toContain('clientMetadata.token_endpoint_auth_method');
+  });
+
+  it('accepts the metadata the profile builders make with keysAddedLater', () => {
+    const clientMetadata = backendServicesMetadata({ keysAddedLater: true, scope: 'system/*.rs' });
+    expect(schema.safeParse({ ...keyed, clientMetadata }).success).toBe(true);
+    expect(issuesOf({ ...valid, clientMetadata }).map((i) => i.path)).toEqual([
+      'clientMetadata.token_endpoint_auth_method',
+    ]);
   });
 
   it('still asks a private_key_jwt client without generated keys for jwks or jwks_uri', () => {
