@@ -9,7 +9,8 @@ import { Command, Option } from 'commander';
 import { openProducerContext, type ProducerContext } from '../../workers/producer-context.js';
 import { loadConfig } from '../config/index.js';
 import { REGISTRATION_REASONS } from '../events/index.js';
-import type { EnqueueResult, RequestIssue } from '../queue/index.js';
+import { CLIENT_KEY_ALGORITHMS } from '../keys/index.js';
+import { type EnqueueResult, KEY_PUBLICATIONS, type RequestIssue } from '../queue/index.js';
 import { CommandFailed, UsageError } from './cli-errors.js';
 
 const BATCH_SIZE = 500;
@@ -23,7 +24,22 @@ interface SingleOptions {
   reason?: string;
   /** `--verify` / `--no-verify`; undefined: the request's default (verify client_credentials clients). */
   verify?: boolean;
+  /** `--generate-key <alg>`: the request's `keys.generate.alg`; the service makes the key pair. */
+  generateKey?: string;
+  /** `--publish <jwks|jwks_uri>`: the request's `keys.publish`; only with --generate-key. */
+  publish?: string;
   file?: string;
+}
+
+/** The request's `keys` from the flags; the request schema judges it with the metadata. */
+function keysOf(options: SingleOptions): Record<string, unknown> {
+  if (options.generateKey === undefined) return {};
+  return {
+    keys: {
+      generate: { alg: options.generateKey },
+      ...(options.publish !== undefined ? { publish: options.publish } : {}),
+    },
+  };
 }
 
 async function readMetadata(file: string | undefined): Promise<unknown> {
@@ -53,6 +69,7 @@ async function enqueueOne(context: ProducerContext, options: SingleOptions): Pro
     ...(options.iatSecretId ? { initialAccessToken: { secretId: options.iatSecretId } } : {}),
     ...(options.reason ? { reason: options.reason } : {}),
     ...(options.verify !== undefined ? { verify: options.verify } : {}),
+    ...keysOf(options),
   });
   if (result.status === 'invalid') {
     printIssues('error: ', result.issues);
@@ -179,6 +196,18 @@ export function enqueueCommand(): Command {
       'request a token with the new credentials once stored (the default for client_credentials clients)',
     )
     .option('--no-verify', 'do not request a token with the new credentials')
+    .addOption(
+      new Option(
+        '--generate-key <alg>',
+        "the service makes the key pair of this private_key_jwt client, which signs with alg (the request's keys.generate; the metadata must carry no jwks or jwks_uri)",
+      ).choices([...CLIENT_KEY_ALGORITHMS]),
+    )
+    .addOption(
+      new Option(
+        '--publish <how>',
+        'with --generate-key: register the public key inline as jwks (the default) or by a jwks_uri under JWKS_PUBLIC_BASE_URL (keys.publish)',
+      ).choices([...KEY_PUBLICATIONS]),
+    )
     .option('--file <ndjson>', 'a file of requests, one JSON object per line, as the HTTP API takes them')
     .action(async (options: SingleOptions) => {
       if (options.file && (options.tenant || options.fhirBaseUrl)) {
@@ -187,6 +216,16 @@ export function enqueueCommand(): Command {
       if (options.file && options.verify !== undefined) {
         throw new UsageError(
           '--file cannot be combined with --verify or --no-verify: give "verify" on each line',
+        );
+      }
+      if (options.file && (options.generateKey !== undefined || options.publish !== undefined)) {
+        throw new UsageError(
+          '--file cannot be combined with --generate-key or --publish: give "keys" on each line',
+        );
+      }
+      if (options.publish !== undefined && options.generateKey === undefined) {
+        throw new UsageError(
+          '--publish needs --generate-key: it says where the public half of a key the service makes is registered',
         );
       }
       const context = await openProducerContext(loadConfig());

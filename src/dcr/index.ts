@@ -39,6 +39,7 @@ export {
   confidentialAsymmetricMetadata,
   confidentialSymmetricMetadata,
   type PublicAppOptions,
+  type PublicKeys,
   publicAppMetadata,
 } from './profiles.js';
 export { type RegisterClientOptions, type RegisterClientResult, registerClient } from './register-client.js';

@@ -1,6 +1,7 @@
 // Builders for the four SMART App Launch client profiles, so callers state what the client is
 // (redirect URIs, keys, scope) and the profile decides how it registers. Every output passes
-// checkClientMetadata; bad inputs throw the same invalid_job error as assertClientMetadata.
+// checkClientMetadata (with keysAddedLater when the caller's keys are generated at registration); bad
+// inputs throw the same invalid_job error as assertClientMetadata.
 
 import { AuthMethod, type ClientMetadata, GrantType, type Jwks, ResponseType } from './metadata.js';
 import { checkClientMetadata, invalidMetadataError, type MetadataIssue } from './metadata-rules.js';
@@ -33,8 +34,17 @@ export interface RedirectProfileOptions extends ProfileOptions {
   refreshToken?: boolean;
 }
 
-/** The client's public keys: by URL (preferred by SMART, rotates without re-registering) or inline. */
-export type PublicKeys = { jwksUri: string; jwks?: undefined } | { jwks: Jwks; jwksUri?: undefined };
+/**
+ * The client's public keys: by URL (preferred by SMART, rotates without re-registering) or inline — or
+ * `keysAddedLater: true` when whoever registers the client adds them: a registration request with
+ * `keys: {generate: {alg}}`, for which this service makes the key pair and registers its public half
+ * itself. The metadata then carries neither `jwks` nor `jwks_uri` and is checked as
+ * `checkClientMetadata(metadata, {keysAddedLater: true})` does; it is not registrable as it stands.
+ */
+export type PublicKeys =
+  | { jwksUri: string; jwks?: undefined; keysAddedLater?: undefined }
+  | { jwks: Jwks; jwksUri?: undefined; keysAddedLater?: undefined }
+  | { keysAddedLater: true; jwks?: undefined; jwksUri?: undefined };
 
 export type PublicAppOptions = RedirectProfileOptions;
 export type ConfidentialSymmetricOptions = RedirectProfileOptions;
@@ -73,6 +83,7 @@ export function confidentialAsymmetricMetadata(options: ConfidentialAsymmetricOp
       ...keyFields(options),
     },
     options,
+    options,
   );
 }
 
@@ -88,6 +99,7 @@ export function backendServicesMetadata(options: BackendServicesOptions): Client
       redirect_uris: undefined,
       ...keyFields(options),
     },
+    options,
     options,
   );
 }
@@ -110,11 +122,13 @@ function keyFields(keys: PublicKeys): Record<string, unknown> {
 /**
  * Merges the profile's fields over the caller's extras and checks the result. `decided` maps each field
  * the profile controls to its value; `undefined` means the profile requires the field to be absent.
+ * `keys` is given by the private_key_jwt profiles.
  */
 function build(
   profile: ClientProfile,
   decided: Record<string, unknown>,
   options: ProfileOptions,
+  keys?: PublicKeys,
 ): ClientMetadata {
   const extra = options.extra ?? {};
   const fields: Record<string, unknown> = { ...decided };
@@ -127,6 +141,18 @@ function build(
       path: [key],
       message: `is decided by the ${profile} profile${fields[key] === undefined ? ' (it must be absent)' : ''}; remove it from the extra fields or use the builder's option instead`,
     }));
+  // A JavaScript caller can pass keys and keysAddedLater both; the types cannot stop it.
+  const keysAddedLater = keys?.keysAddedLater === true;
+  if (keysAddedLater) {
+    for (const field of ['jwks', 'jwks_uri'] as const) {
+      if (fields[field] !== undefined) {
+        conflicts.push({
+          path: [field],
+          message: `must be absent with keysAddedLater: true (the keys are added when the client is registered); pass ${field === 'jwks' ? 'jwks' : 'jwksUri'} or keysAddedLater, not both`,
+        });
+      }
+    }
+  }
 
   const metadata: Record<string, unknown> = { ...extra };
   for (const [key, value] of Object.entries(fields)) {
@@ -134,7 +160,7 @@ function build(
     else metadata[key] = value;
   }
 
-  const result = checkClientMetadata(metadata);
+  const result = checkClientMetadata(metadata, { keysAddedLater });
   const issues = [...conflicts, ...(result.ok ? [] : result.issues)];
   if (issues.length > 0 || !result.ok) throw invalidMetadataError(issues);
   return result.metadata;

@@ -23,6 +23,8 @@ export {
 } from './producer.js';
 export { newJobId, registrationKey } from './registration-key.js';
 export {
+  type GeneratedKeys,
+  KEY_PUBLICATIONS,
   type RegistrationJob,
   type RegistrationRequest,
   type RequestIssue,

@@ -191,8 +191,12 @@ export function jobSchemaOf<S extends SubjectShape>(rules: RequestRules, shape: 
     .superRefine((job, ctx) => checkSecretNames(rules, job as SecretNameInputs, ctx));
 }
 
-// Runs whatever else failed, so one answer lists the metadata's problems beside the other fields'.
-const always = { when: () => true };
+// Runs whatever else failed, so one answer lists the metadata's problems beside the other fields' —
+// but only on an object: a body that is an array or a string has its one issue at (root) already.
+const always = { when: (payload: { value: unknown }) => isObject(payload.value) };
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function registrationRequestSchema(rules: RequestRules) {
   return requestSchemaOf(rules, common(rules))
@@ -210,7 +214,7 @@ interface KeyedRequest {
   tenantId?: unknown;
   fhirBaseUrl?: unknown;
   clientMetadata?: unknown;
-  keys?: { publish?: unknown } | undefined;
+  keys?: unknown;
 }
 
 /**
@@ -219,7 +223,9 @@ interface KeyedRequest {
  * base URL to be published under that the worker may register.
  */
 function checkMetadataAndKeys(rules: RequestRules, request: KeyedRequest, ctx: z.RefinementCtx): void {
-  const keys = request.keys;
+  // This runs even when `keys` itself failed its schema (see `always`), so it may be anything here: only
+  // an object says the caller wants generated keys; `null` or a string has its own issue already.
+  const keys = isObject(request.keys) ? request.keys : undefined;
   const result = checkClientMetadata(request.clientMetadata, {
     keysAddedLater: keys !== undefined,
     allowInsecureLocalhost: rules.allowInsecureLocalhost,
@@ -230,11 +236,7 @@ function checkMetadataAndKeys(rules: RequestRules, request: KeyedRequest, ctx: z
     }
   }
   if (keys === undefined) return;
-  const metadata = (
-    typeof request.clientMetadata === 'object' && request.clientMetadata !== null
-      ? request.clientMetadata
-      : {}
-  ) as Record<string, unknown>;
+  const metadata = isObject(request.clientMetadata) ? request.clientMetadata : {};
   const own = ['jwks', 'jwks_uri'].filter((field) => metadata[field] !== undefined);
   if (own.length > 0) {
     ctx.addIssue({

@@ -3,10 +3,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REGISTRATION_QUEUE } from '../../src/queue/index.js';
 import { type SmartServer, startSmartServer } from '../fixtures/smart-server.js';
 import { cliRunner } from '../support/cli.js';
-import { testQueuePrefix, testRedisEnv } from '../support/redis.js';
+import { testQueuePrefix, testRedis, testRedisEnv } from '../support/redis.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'dcr-cli-'));
 const baseEnv = {
@@ -27,10 +29,17 @@ function file(name: string, content: string): string {
 const metadata = { redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none' };
 
 let smart: SmartServer;
+// To read what a command queued; the CLI itself only prints the job id.
+const redis = testRedis('producer');
+const queue = new Queue(REGISTRATION_QUEUE, { connection: redis, prefix: baseEnv.QUEUE_PREFIX });
 beforeAll(async () => {
   smart = await startSmartServer();
 }, 120_000);
-afterAll(() => smart.close());
+afterAll(async () => {
+  await queue.close();
+  redis.disconnect();
+  await smart.close();
+});
 
 describe('cli', () => {
   it('prints help for every command and exits 0', async () => {
@@ -143,6 +152,80 @@ describe('cli', () => {
     expect((await cli(args('cli-no-verify', '--no-verify'))).code).toBe(0);
     const both = await cli(['enqueue', '--file', file('v.ndjson', ''), '--no-verify']);
     expect(both).toMatchObject({ code: 2, stderr: expect.stringContaining('--no-verify') });
+  });
+
+  describe('enqueue --generate-key and --publish', () => {
+    const backend = {
+      grant_types: ['client_credentials'],
+      response_types: [],
+      token_endpoint_auth_method: 'private_key_jwt',
+      scope: 'system/*.rs',
+    };
+    const args = (tenant: string, clientMetadata: object, ...flags: string[]) => [
+      'enqueue',
+      '--tenant',
+      tenant,
+      '--fhir-base-url',
+      smart.fhirBaseUrl,
+      '--metadata',
+      file(`${tenant}.json`, JSON.stringify(clientMetadata)),
+      ...flags,
+    ];
+    const keysQueued = async (stdout: string) => (await queue.getJob(stdout.trim()))?.data.keys;
+
+    it('queue keys.generate with its alg, published inline as jwks unless --publish says otherwise', async () => {
+      const inline = await cli(args('cli-keys-jwks', backend, '--generate-key', 'ES384'));
+      expect(inline.code).toBe(0);
+      expect(await keysQueued(inline.stdout)).toEqual({ generate: { alg: 'ES384' }, publish: 'jwks' });
+      const byUri = await cli(
+        args('cli-keys-uri', backend, '--generate-key', 'RS384', '--publish', 'jwks_uri'),
+        {
+          JWKS_PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
+        },
+      );
+      expect(byUri.code).toBe(0);
+      expect(await keysQueued(byUri.stdout)).toEqual({ generate: { alg: 'RS384' }, publish: 'jwks_uri' });
+    });
+
+    it('exit 1 naming the field the request rules refuse, as for every other flag', async () => {
+      const noBase = await cli(
+        args('cli-keys-nobase', backend, '--generate-key', 'RS384', '--publish', 'jwks_uri'),
+      );
+      expect(noBase.code).toBe(1);
+      expect(noBase.stderr).toContain('error: keys.publish: "jwks_uri" needs JWKS_PUBLIC_BASE_URL');
+      const ownKeys = { ...backend, jwks_uri: 'https://app.example/jwks.json' };
+      const both = await cli(args('cli-keys-own', ownKeys, '--generate-key', 'RS384'));
+      expect(both.code).toBe(1);
+      expect(both.stderr).toContain('error: keys: must not be sent with clientMetadata.jwks_uri');
+      const secretClient = await cli(args('cli-keys-secret', metadata, '--generate-key', 'RS384'));
+      expect(secretClient.code).toBe(1);
+      expect(secretClient.stderr).toContain(
+        'error: keys: needs clientMetadata.token_endpoint_auth_method "private_key_jwt"',
+      );
+    });
+
+    it('exit 2 naming the flag for an unknown alg or publication, --publish alone, or either with --file', async () => {
+      const badAlg = await cli(args('cli-keys-alg', backend, '--generate-key', 'HS256'));
+      expect(badAlg).toMatchObject({ code: 2, stderr: expect.stringContaining('--generate-key') });
+      expect(badAlg.stderr).toContain('RS384');
+      const badPublish = await cli(
+        args('cli-keys-pub', backend, '--generate-key', 'RS384', '--publish', 'x5c'),
+      );
+      expect(badPublish).toMatchObject({ code: 2, stderr: expect.stringContaining('--publish') });
+      const alone = await cli(args('cli-keys-alone', backend, '--publish', 'jwks'));
+      expect(alone).toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining('--publish needs --generate-key'),
+      });
+      const withFile = await cli(['enqueue', '--file', file('k.ndjson', ''), '--generate-key', 'RS384']);
+      expect(withFile).toMatchObject({ code: 2, stderr: expect.stringContaining('--generate-key') });
+    });
+
+    it('are described in the help', async () => {
+      const help = await cli(['enqueue', '--help']);
+      expect(help.stdout).toContain('--generate-key <alg>');
+      expect(help.stdout).toContain('--publish <how>');
+    });
   });
 
   it('enqueue --file queues the good lines and reports the rejected ones by line number', async () => {

@@ -232,6 +232,59 @@ describe('the verify field', () => {
   });
 });
 
+describe('the keys field', () => {
+  const backendClient = {
+    grant_types: ['client_credentials'],
+    response_types: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    scope: 'system/Patient.rs',
+  };
+  const keys = { generate: { alg: 'ES384' } };
+  const ownJwks = {
+    keys: [
+      {
+        kty: 'EC',
+        crv: 'P-256',
+        x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+        y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+        kid: 'own-1',
+      },
+    ],
+  };
+
+  it('is queued with its publish default, for a private_key_jwt client without keys of its own', async () => {
+    const res = await post(request('keys-single', { clientMetadata: backendClient, keys }));
+    expect(res.statusCode).toBe(202);
+    expect((await pipeline.queue.getJob(res.json().jobId))?.data.keys).toEqual({ ...keys, publish: 'jwks' });
+  });
+
+  it('answers 400 naming keys when the metadata carries jwks too, in a single request and a bulk item alike', async () => {
+    const both = request('keys-and-jwks', { clientMetadata: { ...backendClient, jwks: ownJwks }, keys });
+    const single = await post(both);
+    expect(single.statusCode).toBe(400);
+    expect(single.json()).toEqual({
+      error: 'invalid_request',
+      issues: [{ path: 'keys', message: expect.stringContaining('clientMetadata.jwks') }],
+    });
+    const bulk = await post(
+      { requests: [both, request('keys-bulk-ok', { clientMetadata: backendClient, keys })] },
+      '/v1/registrations/bulk',
+    );
+    expect(bulk.statusCode).toBe(207);
+    const [bad, ok] = bulk.json().results;
+    expect(bad).toMatchObject({ status: 'invalid', issues: [{ path: 'keys' }] });
+    expect(issuePaths(bad)).toEqual(['keys']);
+    expect(ok).toMatchObject({ status: 'queued' });
+    expect(await pipeline.registry.keysOfTenant('keys-and-jwks')).toEqual([]);
+  });
+
+  it('answers 400 naming keys, never a 5xx, for keys that are null', async () => {
+    const res = await post(request('keys-null', { clientMetadata: backendClient, keys: null }));
+    expect(res.statusCode).toBe(400);
+    expect(issuePaths(res.json())).toContain('keys');
+  });
+});
+
 describe('initial access token given by value', () => {
   const iat = 'iat-by-value-7f3c9e2a-never-shown';
 

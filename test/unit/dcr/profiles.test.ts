@@ -91,6 +91,57 @@ describe('dcr/profiles', () => {
     for (const metadata of outputs) expect(checkClientMetadata(metadata)).toEqual({ ok: true, metadata });
   });
 
+  describe('keysAddedLater, for a client whose key pair the service generates at registration', () => {
+    it('builds a backend service with private_key_jwt and no keys, which passes the check that expects keys later', () => {
+      const metadata = backendServicesMetadata({ keysAddedLater: true, scope: 'system/*.rs' });
+      expect(metadata).toEqual({
+        token_endpoint_auth_method: 'private_key_jwt',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        scope: 'system/*.rs',
+      });
+      expect(checkClientMetadata(metadata, { keysAddedLater: true })).toEqual({ ok: true, metadata });
+      // As it stands it is not registrable: the keys are what registration adds.
+      expect(checkClientMetadata(metadata)).toMatchObject({
+        ok: false,
+        issues: [{ path: ['token_endpoint_auth_method'] }],
+      });
+    });
+
+    it('builds a confidential asymmetric app the same way', () => {
+      const metadata = confidentialAsymmetricMetadata({ redirectUris: [REDIRECT], keysAddedLater: true });
+      expect(metadata).toEqual({
+        redirect_uris: [REDIRECT],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'private_key_jwt',
+      });
+      expect(checkClientMetadata(metadata, { keysAddedLater: true })).toEqual({ ok: true, metadata });
+    });
+
+    it('refuses keys in the extra fields, or beside keysAddedLater from a JavaScript caller', () => {
+      expect(() =>
+        backendServicesMetadata({
+          keysAddedLater: true,
+          scope: 'system/*.rs',
+          extra: { jwks_uri: JWKS_URI },
+        }),
+      ).toThrow(/^jwks_uri: is decided by the backend-services profile \(it must be absent\)/);
+      const both = { keysAddedLater: true, jwksUri: JWKS_URI, scope: 'system/*.rs' } as unknown as Parameters<
+        typeof backendServicesMetadata
+      >[0];
+      expect(thrownBy(() => backendServicesMetadata(both)).message).toBe(
+        'jwks_uri: must be absent with keysAddedLater: true (the keys are added when the client is registered); pass jwksUri or keysAddedLater, not both',
+      );
+    });
+
+    it('still checks everything else', () => {
+      expect(() => confidentialAsymmetricMetadata({ redirectUris: [], keysAddedLater: true })).toThrow(
+        /^redirect_uris: must list at least one/,
+      );
+    });
+  });
+
   it('keeps extra fields the profile does not decide, unchanged', () => {
     const extra = { software_id: 'acme-export', contacts: ['ops@example.com'], vendor_flag: { on: true } };
     expect(backendServicesMetadata({ jwksUri: JWKS_URI, scope: 'system/*.rs', extra })).toMatchObject(extra);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { backendServicesMetadata } from '../../../src/dcr/index.js';
 import {
   registrationJobSchema,
   registrationKey,
@@ -6,6 +7,7 @@ import {
   requestIssues,
 } from '../../../src/queue/index.js';
 import { verificationWanted } from '../../../src/queue/registration-request.js';
+import { publicJwks } from '../dcr/jwk-fixtures.js';
 
 const schema = registrationRequestSchema({ allowInsecureLocalhost: false });
 const valid = {
@@ -38,6 +40,12 @@ describe('queue/registrationRequestSchema', () => {
     expect(paths).toContain('fhirBaseUrl');
     expect(paths).toContain('clientMetadata.redirect_uris');
     expect(paths).toContain('clientMetadata.jwks');
+  });
+
+  it('answers one issue at (root) for a body that is not an object, and nothing about its fields', () => {
+    for (const body of [[valid], 'acme-health', null]) {
+      expect(issuesOf(body).map((i) => i.path)).toEqual(['(root)']);
+    }
   });
 
   it('refuses unknown fields, so a typo is not silently ignored', () => {
@@ -142,6 +150,165 @@ describe('queue/registrationRequestSchema with a secret name prefix', () => {
       expect(job.safeParse({ ...base, clientMetadata: secretClient, verify: true }).success).toBe(true);
       expect(job.safeParse({ ...base, verify: true }).success).toBe(false);
       expect(job.safeParse({ ...base, clientMetadata: secretClient, verify: 1 }).success).toBe(false);
+    });
+  });
+});
+
+describe('queue/registrationRequestSchema keys', () => {
+  const backendClient = {
+    grant_types: ['client_credentials'],
+    response_types: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    scope: 'system/Patient.rs',
+  };
+  const keyed = { ...valid, clientMetadata: backendClient, keys: { generate: { alg: 'RS384' } } };
+  const publicBase = { allowInsecureLocalhost: false, jwksPublicBaseUrl: 'https://dcr.example/base' };
+  const issuesUnder = (rules: Parameters<typeof registrationRequestSchema>[0], input: unknown) => {
+    const result = registrationRequestSchema(rules).safeParse(input);
+    return result.success ? [] : requestIssues(result.error);
+  };
+
+  it('accepts generated keys for a private_key_jwt client without jwks or jwks_uri, published by jwks unless told', () => {
+    expect(schema.parse(keyed).keys).toEqual({ generate: { alg: 'RS384' }, publish: 'jwks' });
+    for (const alg of ['ES384', 'RS256', 'ES256']) {
+      expect(schema.parse({ ...keyed, keys: { generate: { alg } } }).keys?.generate.alg).toBe(alg);
+    }
+  });
+
+  it('refuses keys beside jwks or jwks_uri in the metadata, at keys', () => {
+    const ownJwks = { ...keyed, clientMetadata: { ...backendClient, jwks: publicJwks() } };
+    expect(issuesOf(ownJwks)).toEqual([
+      { path: 'keys', message: expect.stringContaining('must not be sent with clientMetadata.jwks') },
+    ]);
+    const ownUri = { ...keyed, clientMetadata: { ...backendClient, jwks_uri: 'https://app.example/jwks' } };
+    expect(issuesOf(ownUri)).toEqual([
+      { path: 'keys', message: expect.stringContaining('must not be sent with clientMetadata.jwks_uri') },
+    ]);
+  });
+
+  it('refuses keys for a client that does not authenticate with private_key_jwt, at keys', () => {
+    const secretClient = { ...backendClient, token_endpoint_auth_method: 'client_secret_basic' };
+    expect(issuesOf({ ...keyed, clientMetadata: secretClient })).toEqual([
+      { path: 'keys', message: expect.stringContaining('"client_secret_basic"') },
+    ]);
+    // Left out, the auth method is RFC 7591's default, and the message says so.
+    const { token_endpoint_auth_method: _, ...defaulted } = backendClient;
+    expect(issuesOf({ ...keyed, clientMetadata: defaulted })).toEqual([
+      { path: 'keys', message: expect.stringContaining('the RFC 7591 default') },
+    ]);
+  });
+
+  it('refuses publish "jwks_uri" at keys.publish when no public base URL is configured', () => {
+    expect(issuesOf({ ...keyed, keys: { generate: { alg: 'ES384' }, publish: 'jwks_uri' } })).toEqual([
+      { path: 'keys.publish', message: expect.stringContaining('JWKS_PUBLIC_BASE_URL') },
+    ]);
+  });
+
+  it('refuses publish "jwks_uri" at keys.publish when the registered URL would be plain http', () => {
+    const byUri = { ...keyed, keys: { generate: { alg: 'RS384' }, publish: 'jwks_uri' } };
+    const remote = { allowInsecureLocalhost: true, jwksPublicBaseUrl: 'http://dcr.example' };
+    expect(issuesUnder(remote, byUri)).toEqual([
+      {
+        path: 'keys.publish',
+        message: expect.stringMatching(
+          /^"jwks_uri" would register http:\/\/dcr\.example\/jwks\/acme-health\/.*\.json/,
+        ),
+      },
+    ]);
+    const loopback = { allowInsecureLocalhost: false, jwksPublicBaseUrl: 'http://127.0.0.1:3000' };
+    expect(issuesUnder(loopback, byUri)).toEqual([
+      { path: 'keys.publish', message: expect.stringContaining('ALLOW_INSECURE_LOCALHOST') },
+    ]);
+    expect(issuesUnder({ ...loopback, allowInsecureLocalhost: true }, byUri)).toEqual([]);
+  });
+
+  it('accepts publish "jwks_uri" under an https public base URL', () => {
+    const byUri = { ...keyed, keys: { generate: { alg: 'RS384' }, publish: 'jwks_uri' } };
+    expect(issuesUnder(publicBase, byUri)).toEqual([]);
+    expect(registrationRequestSchema(publicBase).parse(byUri).keys?.publish).toBe('jwks_uri');
+  });
+
+  it('names keys.generate.alg for an algorithm it cannot generate, and keys.publish for an unknown way to publish', () => {
+    expect(issuesOf({ ...keyed, keys: { generate: { alg: 'HS256' } } })).toEqual([
+      { path: 'keys.generate.alg', message: 'must be one of RS384, ES384, RS256, ES256' },
+    ]);
+    expect(issuesOf({ ...keyed, keys: { generate: { alg: 'RS384' }, publish: 'x5c' } })).toEqual([
+      { path: 'keys.publish', message: 'must be one of jwks, jwks_uri' },
+    ]);
+    expect(issuesOf({ ...keyed, keys: { generate: { alg: 'RS384', size: 4096 } } })).toEqual([
+      { path: 'keys.generate.size', message: 'is not a known field' },
+    ]);
+  });
+
+  it('answers an issue at keys, never an exception, for keys that are not an object', () => {
+    for (const keys of [null, 'RS384', ['RS384']]) {
+      expect(issuesOf({ ...keyed, keys }).map((i) => i.path)).toContain('keys');
+    }
+  });
+
+  it('applies the same rules to a queued job as to a request', () => {
+    const job = registrationJobSchema({ allowInsecureLocalhost: false });
+    const base = { ...keyed, reason: 'onboarding', requestedAt: new Date().toISOString() };
+    expect(job.parse(base).keys).toEqual({ generate: { alg: 'RS384' }, publish: 'jwks' });
+    const jobIssues = (input: unknown) => {
+      const result = job.safeParse(input);
+      return result.success ? [] : requestIssues(result.error).map((i) => i.path);
+    };
+    expect(jobIssues({ ...base, clientMetadata: { ...backendClient, jwks: publicJwks() } })).toEqual([
+      'keys',
+    ]);
+    expect(
+      jobIssues({ ...base, clientMetadata: { ...backendClient, token_endpoint_auth_method: 'none' } }),
+    ).toContain('keys');
+    expect(jobIssues({ ...base, keys: { generate: { alg: 'RS384' }, publish: 'jwks_uri' } })).toEqual([
+      'keys.publish',
+    ]);
+    expect(jobIssues({ ...base, keys: { generate: { alg: 'PS256' } } })).toEqual(['keys.generate.alg']);
+  });
+
+  it('still reports the metadata issues, at clientMetadata.<field>, when another field is bad too', () => {
+    const issues = issuesOf({
+      ...keyed,
+      tenantId: '-bad',
+      clientMetadata: { ...backendClient, grant_types: ['authorization_code'], response_types: ['code'] },
+    });
+    const paths = issues.map((i) => i.path);
+    expect(paths).toContain('tenantId');
+    expect(paths).toContain('clientMetadata.redirect_uris');
+    // Generated keys are the client's keys: private_key_jwt without jwks is not one of the problems.
+    expect(paths).not.toContain('clientMetadata.token_endpoint_auth_method');
+  });
+
+  it('accepts the metadata the profile builders make with keysAddedLater', () => {
+    const clientMetadata = backendServicesMetadata({ keysAddedLater: true, scope: 'system/*.rs' });
+    expect(schema.safeParse({ ...keyed, clientMetadata }).success).toBe(true);
+    expect(issuesOf({ ...valid, clientMetadata }).map((i) => i.path)).toEqual([
+      'clientMetadata.token_endpoint_auth_method',
+    ]);
+  });
+
+  it('still asks a private_key_jwt client without generated keys for jwks or jwks_uri', () => {
+    expect(issuesOf({ ...valid, clientMetadata: backendClient }).map((i) => i.path)).toEqual([
+      'clientMetadata.token_endpoint_auth_method',
+    ]);
+  });
+
+  describe('verify', () => {
+    it('defaults to checking a client_credentials private_key_jwt client whose keys the service makes, and not one without', () => {
+      expect(verificationWanted(schema.parse(keyed))).toBe(true);
+      expect(verificationWanted({ clientMetadata: backendClient, keys: keyed.keys })).toBe(true);
+      expect(verificationWanted({ clientMetadata: backendClient })).toBe(false);
+      expect(verificationWanted({ clientMetadata: backendClient, keys: keyed.keys, verify: false })).toBe(
+        false,
+      );
+    });
+
+    it('accepts verify: true with generated keys, and refuses it at verify for a private_key_jwt client without them', () => {
+      expect(schema.safeParse({ ...keyed, verify: true }).success).toBe(true);
+      const ownKeys = { ...backendClient, jwks_uri: 'https://app.example/jwks' };
+      expect(issuesOf({ ...valid, clientMetadata: ownKeys, verify: true })).toEqual([
+        { path: 'verify', message: expect.stringContaining('needs keys.generate') },
+      ]);
     });
   });
 });
