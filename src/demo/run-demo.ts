@@ -3,6 +3,7 @@
 // worker, the API and the board — then sample tenants, progress as they finish, and a summary.
 
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
 import { startApplication } from '../../workers/application.js';
 import { type Config, loadConfig, withoutUserinfo } from '../config/index.js';
 import { type RegistrationStatus, registrationStatus } from '../queue/index.js';
@@ -25,15 +26,34 @@ export interface DemoRow {
   clientId?: string;
   secretLocation?: string;
   failureCode?: string;
+  /** Whether a token request with the stored credentials worked; absent when none was made. */
+  verified?: boolean;
   asExpected: boolean;
 }
 
 const FINISHED = new Set(['completed', 'failed']);
 
-function demoConfig(env: NodeJS.ProcessEnv, redisUrl: string): Config {
+/** `preferred` when nothing listens there, else a free port the system picks. */
+async function freePortOr(preferred: number): Promise<number> {
+  const tryListen = (port: number) =>
+    new Promise<number | undefined>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(undefined));
+      server.listen(port, '127.0.0.1', () => {
+        const { port: bound } = server.address() as AddressInfo;
+        server.close(() => resolve(bound));
+      });
+    });
+  return (await tryListen(preferred)) ?? ((await tryListen(0)) as number);
+}
+
+function demoConfig(env: NodeJS.ProcessEnv, redisUrl: string, httpPort: number): Config {
   return loadConfig({
     LOG_LEVEL: 'warn',
     ...env,
+    HTTP_PORT: String(httpPort),
+    // The sandbox fetches the keys of the jwks_uri sample from the API process itself.
+    JWKS_PUBLIC_BASE_URL: env.JWKS_PUBLIC_BASE_URL ?? `http://127.0.0.1:${httpPort}`,
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: env.QUEUE_PREFIX ?? 'dcr-demo',
     SECRETS_BACKEND: 'file',
@@ -45,12 +65,13 @@ function demoConfig(env: NodeJS.ProcessEnv, redisUrl: string): Config {
 }
 
 function table(rows: DemoRow[]): string {
-  const header = ['tenant', 'profile', 'state', 'client id', 'failure', 'secret location'];
+  const header = ['tenant', 'profile', 'state', 'client id', 'verified', 'failure', 'secret location'];
   const lines = rows.map((r) => [
     r.tenantId,
     r.profile,
     r.asExpected ? r.state : `${r.state} (unexpected)`,
     r.clientId ?? '-',
+    r.verified === undefined ? '-' : r.verified ? 'yes' : 'no',
     r.failureCode ?? '-',
     r.secretLocation ?? '-',
   ]);
@@ -111,8 +132,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
       `  sandbox server   ${sandbox.fhirBaseUrl} (oidc-provider; registration at ${sandbox.registrationEndpoint})\n`,
     );
 
-    const config = demoConfig(env, redis.url);
-    const app = await startApplication(config, { pretty: true, fallbackToFreePort: true });
+    // The port is settled before the configuration: the jwks_uri sample registers a URL on it.
+    const config = demoConfig(env, redis.url, await freePortOr(Number(env.HTTP_PORT ?? 3000)));
+    const app = await startApplication(config, { pretty: true });
     cleanups.push(() => app.close());
     const secretStore = new FileSecretStore({ rootDir: config.SECRETS_FILE_DIR });
     write(`  secrets          ${secretStore.rootDir} (file store, mode 0600)\n`);
@@ -152,9 +174,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoRow[]> {
           ? { clientId: status.clientId, secretLocation: secretStore.locate(secretId) }
           : {}),
         ...(state === 'failed' && failureCode ? { failureCode } : {}),
+        ...(status?.verified !== undefined ? { verified: status.verified } : {}),
         asExpected:
           state === sample.expectedState &&
-          (sample.expectedCode === undefined || failureCode === sample.expectedCode),
+          (sample.expectedCode === undefined || failureCode === sample.expectedCode) &&
+          (sample.expectVerified === undefined || status?.verified === sample.expectVerified),
       };
     });
     write(`\n${table(rows)}\n\n`);

@@ -1,5 +1,6 @@
-// The demo's sample tenants: one of each SMART client profile, and one the sandbox refuses for good
-// (a scope it does not know), so a newcomer sees both outcomes and a failure code.
+// The demo's sample tenants: one of each SMART client profile — the backend services with keys the
+// service generates, once inline and once published by jwks_uri, both verified — and one the sandbox
+// refuses for good (a scope it does not know), so a newcomer sees both outcomes and a failure code.
 
 import { generateKeyPairSync } from 'node:crypto';
 import type { Jwks } from '../dcr/index.js';
@@ -16,19 +17,16 @@ export interface SampleTenant {
   profile: string;
   expectedState: 'completed' | 'failed';
   expectedCode?: string;
+  /** The sample's credentials are verified with a token request and must pass it. */
+  expectVerified?: boolean;
   request(fhirBaseUrl: string, initialAccessToken: string): RegistrationRequest;
 }
 
-/** A fresh public signing key; the private half is discarded, since the demo never requests tokens. */
-function publicJwks(kind: 'rsa' | 'ec'): Jwks {
-  const { publicKey } =
-    kind === 'rsa'
-      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-      : generateKeyPairSync('ec', { namedCurve: 'P-384' });
-  const { kty = kind === 'rsa' ? 'RSA' : 'EC', ...members } = publicKey.export({ format: 'jwk' });
-  return {
-    keys: [{ kty, ...members, kid: `demo-${kind}-1`, alg: kind === 'rsa' ? 'RS384' : 'ES384', use: 'sig' }],
-  };
+/** A fresh public signing key brought by the caller; its private half is discarded (it signs nothing here). */
+function publicJwks(): Jwks {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { kty = 'RSA', ...members } = publicKey.export({ format: 'jwk' });
+  return { keys: [{ kty, ...members, kid: 'demo-rsa-1', alg: 'RS384', use: 'sig' }] };
 }
 
 const request = (tenantId: string, clientMetadata: unknown) => (fhirBaseUrl: string, token: string) => ({
@@ -38,6 +36,10 @@ const request = (tenantId: string, clientMetadata: unknown) => (fhirBaseUrl: str
   initialAccessToken: { value: token },
   reason: 'onboarding' as const,
 });
+
+const withKeys =
+  (build: ReturnType<typeof request>, keys: NonNullable<RegistrationRequest['keys']>) =>
+  (fhirBaseUrl: string, token: string): RegistrationRequest => ({ ...build(fhirBaseUrl, token), keys });
 
 export function sampleTenants(): SampleTenant[] {
   return [
@@ -76,21 +78,45 @@ export function sampleTenants(): SampleTenant[] {
         confidentialAsymmetricMetadata({
           clientName: 'Demo clinic app',
           redirectUris: ['https://clinic-app.example/callback'],
-          jwks: publicJwks('rsa'),
+          jwks: publicJwks(),
         }),
       ),
     },
     {
       tenantId: 'demo-population-export',
-      profile: 'backend services',
+      profile: 'backend services, generated key',
       expectedState: 'completed',
-      request: request(
-        'demo-population-export',
-        backendServicesMetadata({
-          clientName: 'Demo population export',
-          scope: 'system/*.rs',
-          jwks: publicJwks('ec'),
-        }),
+      expectVerified: true,
+      // The service makes the key pair, registers the public key inline, keeps the private one only in
+      // the secret, and proves it with a client assertion at the token endpoint.
+      request: withKeys(
+        request(
+          'demo-population-export',
+          backendServicesMetadata({
+            clientName: 'Demo population export',
+            scope: 'system/*.rs',
+            keysAddedLater: true,
+          }),
+        ),
+        { generate: { alg: 'ES384' } },
+      ),
+    },
+    {
+      tenantId: 'demo-lab-feed',
+      profile: 'backend services, key by jwks_uri',
+      expectedState: 'completed',
+      expectVerified: true,
+      // Published at the API's own /jwks/... route, where the sandbox fetches it.
+      request: withKeys(
+        request(
+          'demo-lab-feed',
+          backendServicesMetadata({
+            clientName: 'Demo lab feed',
+            scope: 'system/Observation.rs',
+            keysAddedLater: true,
+          }),
+        ),
+        { generate: { alg: 'RS384' }, publish: 'jwks_uri' },
       ),
     },
     {

@@ -14,7 +14,7 @@ const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
 
 describe('dcr-provisioner demo --once', () => {
-  it('registers the four sample profiles, fails the misconfigured one, and leaves 0600 secrets', async () => {
+  it('registers the four sample profiles (the backend services with generated, verified keys), fails the misconfigured one, and leaves 0600 secrets', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'dcr-demo-'));
     const { stdout } = await run(
       process.execPath,
@@ -35,10 +35,15 @@ describe('dcr-provisioner demo --once', () => {
       'demo-clinic-portal',
       'demo-clinic-app',
       'demo-population-export',
+      'demo-lab-feed',
     ]) {
       expect(stdout).toMatch(new RegExp(`^${tenant}\\s.*\\scompleted\\s`, 'm'));
     }
-    expect(stdout).toMatch(/^demo-misconfigured\s.*\sfailed\s+-\s+invalid_client_metadata/m);
+    // The backend services' generated keys (one inline, one fetched by the sandbox from the API's
+    // /jwks/... route) signed client assertions that got tokens.
+    expect(stdout).toMatch(/^demo-population-export\s.*\scompleted\s+\S+\s+yes\s/m);
+    expect(stdout).toMatch(/^demo-lab-feed\s.*\scompleted\s+\S+\s+yes\s/m);
+    expect(stdout).toMatch(/^demo-misconfigured\s.*\sfailed\s+-\s+-\s+invalid_client_metadata/m);
     expect(stdout).not.toContain('(unexpected)');
     expect(stdout).toMatch(/board\s+http:\/\/127\.0\.0\.1:\d+\/admin\/queues \(user: admin, password: \S+\)/);
     expect(stdout).toMatch(/^Rotate one by hand: curl -X POST .*\/v1\/registrations\/demo-[\w-]+\/rotate$/m);
@@ -57,6 +62,6 @@ describe('dcr-provisioner demo --once', () => {
       .map((text) => JSON.parse(text))
       .map((secret) => secret.value ?? secret)
       .filter((value) => typeof value === 'string' && value.includes('client_id'));
-    expect(clientIds).toHaveLength(4);
+    expect(clientIds).toHaveLength(5);
   }, 120_000);
 });
