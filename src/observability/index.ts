@@ -20,6 +20,8 @@ export {
   type CreateMetricsOptions,
   createMetrics,
   type JobCountsSource,
+  JWKS_REQUEST_OUTCOMES,
+  type JwksRequestOutcome,
   type Metrics,
   QUEUE_STATES,
   type QueueState,

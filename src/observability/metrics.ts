@@ -122,6 +122,10 @@ export interface Metrics {
   jwksRequests: Counter<'outcome'>;
 }
 
+/** How a request for a registration's published keys (/jwks/...) ended: dcr_jwks_requests_total's `outcome`. */
+export const JWKS_REQUEST_OUTCOMES = ['served', 'not_found', 'unavailable'] as const;
+export type JwksRequestOutcome = (typeof JWKS_REQUEST_OUTCOMES)[number];
+
 // prom-client refuses a series name twice in one registry; a second createMetrics on the same registry
 // (the worker and the server of one process) gets the instruments the first one made.
 const created = new WeakMap<
@@ -331,6 +335,7 @@ function zeroKnownSeries(metrics: Metrics): void {
     metrics.registrationRequestDuration.zero({ outcome });
     metrics.secretWriteDuration.zero({ outcome });
   }
+  for (const outcome of JWKS_REQUEST_OUTCOMES) metrics.jwksRequests.inc({ outcome }, 0);
   for (const reason of BUSY_REASONS) {
     metrics.jobsDelayed.inc({ reason }, 0);
     metrics.jobsServerWaitExceeded.inc({ reason }, 0);

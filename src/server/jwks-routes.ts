@@ -5,17 +5,16 @@
 // private member.
 
 import type { FastifyInstance } from 'fastify';
+import type { JwksRequestOutcome } from '../observability/index.js';
 import { TENANT_ID_PATTERN } from '../queue/registration-request.js';
 import type { PublishedKeys } from '../registry/index.js';
-
-export type JwksOutcome = 'served' | 'not_found' | 'unavailable';
 
 export interface JwksRouteOptions {
   publishedKeys: Pick<PublishedKeys, 'served'>;
   /** JWKS_MAX_AGE_S: the Cache-Control max-age servers may cache a set for. */
   maxAgeSeconds: number;
   /** Counts each request by outcome (dcr_jwks_requests_total). */
-  onRequest?: (outcome: JwksOutcome) => void;
+  onRequest?: (outcome: JwksRequestOutcome) => void;
 }
 
 // The slug's alphabet (see serverSlug): lower-case letters, digits, ".", "-" and "_".

@@ -68,6 +68,15 @@ describe('service processes', () => {
       expect((await fetch(`${url}/metrics`)).status).toBe(200);
       // A worker-only process serves the probes and metrics, not the API.
       expect((await fetch(`${url}/v1/registrations/x`)).status).toBe(command === 'worker' ? 404 : 200);
+      if (command !== 'worker') {
+        // The public keys route answers without credentials (nothing is published here) and is counted.
+        const jwks = await fetch(`${url}/jwks/x/ehr.example_fhir-0123abcd.json`);
+        expect(jwks.status).toBe(404);
+        expect(await jwks.json()).toEqual({ error: 'not_found' });
+        expect(await (await fetch(`${url}/metrics`)).text()).toContain(
+          'dcr_jwks_requests_total{outcome="not_found"} 1',
+        );
+      }
       const exited = exitCode(child);
       child.kill('SIGTERM');
       expect(await exited, output()).toBe(0);

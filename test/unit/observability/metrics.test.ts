@@ -29,6 +29,7 @@ const DOCUMENTED = {
   dcr_server_breakers_open: { type: 'gauge', labels: [] },
   dcr_secret_write_wait_seconds: { type: 'histogram', labels: [] },
   dcr_registrations_unverified_total: { type: 'counter', labels: ['code', 'job'] },
+  dcr_jwks_requests_total: { type: 'counter', labels: ['outcome'] },
 } as const;
 
 async function series(registry: Registry) {
