@@ -9,7 +9,13 @@
 
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { deleteClient, type RegisteredClient, registerClient } from '../dcr/index.js';
+import {
+  deleteClient,
+  type ManagedClient,
+  type RegisteredClient,
+  registerClient,
+  updateClient,
+} from '../dcr/index.js';
 import { classify, ProvisioningError, withConsequence } from '../failures/index.js';
 import type { HttpClient, HttpRequest } from '../http/index.js';
 import {
@@ -175,6 +181,36 @@ export function prepareStateChange(
       prepared.saved = true;
     },
   };
+}
+
+/**
+ * An RFC 7592 update of stored credentials, ready to send: its intent marker and reserved write turn
+ * are saved by the time the PUT has its permit (see prepareStateChange); `send` makes the request.
+ */
+export function preparedUpdate(
+  credentials: Pick<StoredCredentials, 'clientId' | 'registrationClientUri' | 'registrationAccessToken'>,
+  metadata: Record<string, unknown>,
+  state: Checkpoint,
+  context: JobContext,
+  deps: RegistrationDeps,
+  phases: PhaseRecorder,
+): { intent: Intent; prepared: PreparedRequest; send: () => Promise<ManagedClient> } {
+  const intent: Intent = {
+    id: randomUUID(),
+    at: (deps.now?.() ?? new Date()).toISOString(),
+    request: 'update',
+  };
+  const { prepared, beforeSend } = prepareStateChange('PUT', state, intent, context, deps);
+  const send = () =>
+    updateClient({
+      http: serverHttp(timedRegistrationHttp(deps.http, phases), context, deps, beforeSend),
+      registrationClientUri: credentials.registrationClientUri as string,
+      registrationAccessToken: credentials.registrationAccessToken as string,
+      clientId: credentials.clientId,
+      metadata,
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
+  return { intent, prepared, send };
 }
 
 export async function registerAndStore(

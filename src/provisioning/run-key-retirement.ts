@@ -6,8 +6,6 @@
 // RFC 7592 update, the PUT is preceded by an intent marker and a reserved write turn, and its answer
 // (which may carry a rotated registration access token) is stored before anything else can fail.
 
-import { randomUUID } from 'node:crypto';
-import { updateClient } from '../dcr/index.js';
 import { classify } from '../failures/index.js';
 import { publicJwkOf, publicJwkSet } from '../keys/index.js';
 import { findServerBusy } from '../limits/index.js';
@@ -15,12 +13,11 @@ import { type KeyRetirementJob, keyRetirementJobSchema } from '../queue/rotation
 import { clientRequestToken, registrationSecretName } from '../secrets/index.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
 import { perRules, runProvisioningJob } from './job-runner.js';
-import { type PhaseRecorder, timedRegistrationHttp } from './phase-timing.js';
+import type { PhaseRecorder } from './phase-timing.js';
 import {
   keepUnresolved,
-  prepareStateChange,
+  preparedUpdate,
   secretTags,
-  serverHttp,
   storeAnswer,
   withoutIntent,
 } from './register-and-store.js';
@@ -100,22 +97,11 @@ async function retireKey(
   if (!registersKey(credentials.metadata, job.retireKid)) return { ...base, retired: true };
   if (!isManageable(credentials)) return skip('the stored credentials allow no RFC 7592 update');
 
-  const intent = {
-    id: randomUUID(),
-    at: (deps.now?.() ?? new Date()).toISOString(),
-    request: 'update' as const,
-  };
-  const { prepared, beforeSend } = prepareStateChange('PUT', state, intent, context, deps);
-  let updated: Awaited<ReturnType<typeof updateClient>>;
+  const metadata = { ...credentials.metadata, jwks: publicJwkSet([publicJwkOf(credentials.privateJwk)]) };
+  const { intent, prepared, send } = preparedUpdate(credentials, metadata, state, context, deps, phases);
+  let updated: Awaited<ReturnType<typeof send>>;
   try {
-    updated = await updateClient({
-      http: serverHttp(timedRegistrationHttp(deps.http, phases), context, deps, beforeSend),
-      registrationClientUri: credentials.registrationClientUri as string,
-      registrationAccessToken: credentials.registrationAccessToken as string,
-      clientId: credentials.clientId,
-      metadata: { ...credentials.metadata, jwks: publicJwkSet([publicJwkOf(credentials.privateJwk)]) },
-      ...(context.signal ? { signal: context.signal } : {}),
-    });
+    updated = await send();
   } catch (err) {
     const busy = findServerBusy(err);
     if (busy) throw busy;

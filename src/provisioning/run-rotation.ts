@@ -1,13 +1,4 @@
-// The re-registration use case (DESIGN.md "Scheduled re-registration"): new credentials for a
-// registration that already exists, read back from its stored secret. RFC 7592 first: when the stored
-// registration access token works, the client is updated in place, and a new secret in the answer is
-// the rotation. When the server has no management, refuses the token, or updates without issuing a new
-// secret, a successor client is registered (with the same POST-and-store guarantees as a first
-// registration) and the replaced one is deleted after ROTATION_GRACE by a delayed job. Every answer
-// that carries a rotated registration access token is stored before anything else can fail.
-
-import { randomUUID } from 'node:crypto';
-import { type ManagedClient, updateClient } from '../dcr/index.js';
+import type { ManagedClient } from '../dcr/index.js';
 import { classify, ProvisioningError, withConsequence } from '../failures/index.js';
 import { type ClientKeyPair, generateClientKey, publicJwkOf, publicJwkSet } from '../keys/index.js';
 import { findServerBusy } from '../limits/index.js';
@@ -19,15 +10,13 @@ import { completeStoredRegistration } from './completion.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
 import { perRules, runProvisioningJob } from './job-runner.js';
 import type { PhaseRecorder } from './phase-timing.js';
-import { timedRegistrationHttp } from './phase-timing.js';
 import {
   keepUnresolved,
   lostRequest,
-  prepareStateChange,
+  preparedUpdate,
   registerAndStore,
   resumeAfterLostAnswer,
   secretTags,
-  serverHttp,
   storeAnswer,
   storedFacts,
   withoutIntent,
@@ -276,22 +265,10 @@ async function updateInPlace(
     newKey && oldKey
       ? { ...credentials.metadata, jwks: publicJwkSet([newKey.publicJwk, publicJwkOf(oldKey)]) }
       : credentials.metadata;
-  const intent = {
-    id: randomUUID(),
-    at: (deps.now?.() ?? new Date()).toISOString(),
-    request: 'update' as const,
-  };
-  const { prepared, beforeSend } = prepareStateChange('PUT', state, intent, context, deps);
+  const { intent, prepared, send } = preparedUpdate(credentials, metadata, state, context, deps, phases);
   let updated: ManagedClient;
   try {
-    updated = await updateClient({
-      http: serverHttp(timedRegistrationHttp(deps.http, phases), context, deps, beforeSend),
-      registrationClientUri: credentials.registrationClientUri as string,
-      registrationAccessToken: credentials.registrationAccessToken as string,
-      clientId: credentials.clientId,
-      metadata,
-      ...(context.signal ? { signal: context.signal } : {}),
-    });
+    updated = await send();
   } catch (err) {
     const busy = findServerBusy(err);
     if (busy) throw busy;
