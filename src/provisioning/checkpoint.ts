@@ -91,6 +91,8 @@ export const checkpointSchema = z.looseObject({
       publishedAt: isoTime,
     })
     .optional(),
+  /** Registration only: the stored key published by jwks_uri is served as current. */
+  keysSettled: z.boolean().optional(),
   /** Rotation only: an RFC 7592 update registered a new inline key beside the old one, to be dropped later. */
   retireInlineKey: z.boolean().optional(),
   /** Rotation only: the delayed job that drops the old inline key, and when it runs. */

@@ -278,6 +278,7 @@ export async function registerAndStore(
       rotationPeriodDays: plan.rotationPeriodDays,
       assumedSecretExpiresAt: typeof expiresAt === 'number' ? expiresAt : undefined,
       privateJwk: keyPair?.privateJwk,
+      keyPublication: plan.keys?.jwksUri ? 'jwks_uri' : 'jwks',
     }),
   );
   const secretVersionId = clientRequestToken(context.jobId, intent.id);
@@ -293,7 +294,6 @@ export async function registerAndStore(
   }
   if (written.outcome === 'failed') throw await giveUpClient(client, written.failure, state, context, deps);
   plan.onStored?.(readStoredCredentials(value));
-  if (keyPair && plan.keys?.jwksUri) await settlePublishedKeys(plan, keyPair.publicJwk.kid, deps);
 
   const next: Checkpoint = {
     ...state,
@@ -338,12 +338,12 @@ async function withGeneratedKey(
 /** The stored key is the one the route serves as current; the keys it replaced retire after the grace. */
 export async function settlePublishedKeys(
   plan: Pick<RegistrationPlan, 'tenantId' | 'fhirBaseUrl'>,
-  currentKid: string,
+  currentJwk: object,
   deps: RegistrationDeps,
 ): Promise<void> {
   const now = deps.now?.() ?? new Date();
   const retireAt = new Date(now.getTime() + (deps.rotationGraceMs ?? DEFAULT_ROTATION_GRACE_MS));
-  await deps.publishedKeys?.settle(plan.tenantId, plan.fhirBaseUrl, currentKid, retireAt);
+  await deps.publishedKeys?.settle(plan.tenantId, plan.fhirBaseUrl, currentJwk, retireAt);
 }
 
 /** How a credential write ended: stored, known not stored, or not known (read-back failed too). */

@@ -151,7 +151,7 @@ async function examine(name: string, deps: ReindexDeps): Promise<Verdict> {
     },
     // Only the public half leaves this function (restoreCurrent copies the public members).
     publishedKey:
-      credentials.privateJwk && typeof credentials.metadata.jwks_uri === 'string'
+      credentials.privateJwk && credentials.keyPublication === 'jwks_uri'
         ? publicJwkOf(credentials.privateJwk)
         : undefined,
   };

@@ -30,7 +30,7 @@ export const DEFAULT_JWKS_MAX_AGE_S = 60;
 /** How a client's key is rotated: by publishing (jwks_uri), by the metadata (inline jwks), or not at all. */
 export function keyRotationOf(credentials: StoredCredentials): 'published' | 'inline' | undefined {
   if (!credentials.privateJwk) return undefined;
-  return typeof credentials.metadata.jwks_uri === 'string' ? 'published' : 'inline';
+  return credentials.keyPublication === 'jwks_uri' ? 'published' : 'inline';
 }
 
 interface Subject {
@@ -69,6 +69,13 @@ export async function rotatePublishedKey(
   const readyAt = Date.parse(pending.publishedAt) + leadMs;
   const waitMs = readyAt - now().getTime();
   if (waitMs > 0) throw new ServerBusyError(new URL(subject.fhirBaseUrl).host, waitMs, 'key_publication');
+  // The wait was this rotation's own, not a server's lack of room: it must not count against the
+  // bound on waiting for a server (see job-runner's waitedTooLong).
+  if (state.waiting?.reason === 'key_publication') {
+    const { waiting: _waited, ...rest } = state;
+    state = rest;
+    await context.checkpoint.save(state);
+  }
 
   if (current.versionId !== pending.versionId) {
     const { versionId } = pending;
@@ -82,7 +89,7 @@ export async function rotatePublishedKey(
       `the pending version of ${secretId} with the new key (kid ${pending.kid}) cannot be read back; the next attempt tries again`,
     );
   }
-  await settlePublishedKeys(subject, pending.kid, deps);
+  await settlePublishedKeys(subject, rotated.privateJwk, deps);
   const { pendingKey: _done, ...rest } = state;
   const next: Checkpoint = {
     ...rest,
@@ -125,8 +132,10 @@ async function publishNewKey(
   await withSecretStoreRetries(deps, phases, (store) =>
     store.writePending({ name: secretId, value, clientRequestToken: versionId }),
   );
-  await deps.publishedKeys.publishPending(subject.tenantId, subject.fhirBaseUrl, keyPair.publicJwk);
-  return { versionId, basedOn: current.versionId, kid: keyPair.publicJwk.kid, publishedAt: at.toISOString() };
+  await deps.publishedKeys.publishPending(subject.tenantId, subject.fhirBaseUrl, keyPair.publicJwk, oldKey);
+  // The wait for servers' caches counts from when the key is served, not from when it was made.
+  const publishedAt = (deps.now?.() ?? new Date()).toISOString();
+  return { versionId, basedOn: current.versionId, kid: keyPair.publicJwk.kid, publishedAt };
 }
 
 /**

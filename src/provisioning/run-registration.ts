@@ -14,14 +14,19 @@ import {
   verificationWanted,
 } from '../queue/registration-request.js';
 import { registrationSecretName } from '../secrets/index.js';
-import type { StoredRegistration } from './checkpoint.js';
+import type { Checkpoint, StoredRegistration } from './checkpoint.js';
 import { completeStoredRegistration } from './completion.js';
 import type { JobContext, RegistrationDeps } from './deps.js';
 import { perRules, runProvisioningJob } from './job-runner.js';
 import type { PhaseRecorder } from './phase-timing.js';
-import { type RegistrationPlan, registerAndStore, resumeAfterLostAnswer } from './register-and-store.js';
+import {
+  type RegistrationPlan,
+  registerAndStore,
+  resumeAfterLostAnswer,
+  settlePublishedKeys,
+} from './register-and-store.js';
 import { rememberCurrentClient } from './replaced-client.js';
-import type { StoredCredentials } from './secret-value.js';
+import { readStoredCredentials, type StoredCredentials } from './secret-value.js';
 import { type VerificationOutcome, verifyStoredCredentials } from './verify-credentials.js';
 
 /** The job's return value: everything an operator needs, nothing secret. */
@@ -95,9 +100,34 @@ async function provision(
       phases,
     );
   }
+  // A key published by jwks_uri is served as current once stored, also by an attempt that resumed
+  // after the one that stored it died before saying so.
+  if (job.keys?.publish === 'jwks_uri' && !state.keysSettled) state = await settleStoredKey(job, state, context, deps, fresh);
   // After the store, never before: a retried attempt finds `stored` in the checkpoint and comes straight here.
   if (verificationWanted(job)) state = await verifyStoredCredentials(state, context, deps, fresh);
   return completeStoredRegistration('client.registered', job, state, context, deps);
+}
+
+async function settleStoredKey(
+  job: RegistrationJob,
+  state: Checkpoint,
+  context: JobContext,
+  deps: RegistrationDeps,
+  fresh: StoredCredentials | undefined,
+): Promise<Checkpoint> {
+  const stored = state.stored as StoredRegistration;
+  const credentials =
+    fresh ??
+    readStoredCredentialsOf(await deps.secretStore.readVersion(stored.secretId, stored.secretVersionId));
+  if (!credentials?.privateJwk) return state;
+  await settlePublishedKeys(job, credentials.privateJwk, deps);
+  const next: Checkpoint = { ...state, keysSettled: true };
+  await context.checkpoint.save(next);
+  return next;
+}
+
+function readStoredCredentialsOf(version: { value: string } | undefined): StoredCredentials | undefined {
+  return version ? readStoredCredentials(version.value) : undefined;
 }
 
 /** What `keys` asks the registration to make, with the URL it publishes the key at (checked by the job schema). */

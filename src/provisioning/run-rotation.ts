@@ -219,15 +219,17 @@ async function resumeAfterLostUpdate(
     const replaced = before ? readStoredCredentials(before.value) : undefined;
     // Unknown old credentials count as unchanged: a successor is always a safe way on. A generated
     // key's rotation is a new key; a secret's, a new secret.
-    const rotated =
-      landed.privateJwk && replaced?.privateJwk
-        ? landed.privateJwk.kid !== replaced.privateJwk.kid
-        : landed.clientSecret === undefined ||
-          (replaced !== undefined && landed.clientSecret !== replaced.clientSecret);
+    const newKey = landed.privateJwk !== undefined && previous.kid !== undefined;
+    const rotated = newKey
+      ? landed.privateJwk?.kid !== previous.kid
+      : landed.clientSecret === undefined ||
+        (replaced !== undefined && landed.clientSecret !== replaced.clientSecret);
     next = rotated
       ? {
           ...withoutIntent(state),
           orphanedClientIds: withoutClient(state.orphanedClientIds, landed.clientId),
+          // An inline key rotation's update landed: its old key is dropped after the grace.
+          ...(newKey ? { retireInlineKey: true } : {}),
           stored: storedFacts(landed, secretId, versionId, intent.at),
         }
       : {

@@ -29,7 +29,12 @@ export interface SecretValueInput {
   assumedSecretExpiresAt?: number | undefined;
   /** The private half of the key the service generated for the client (request field `keys`). */
   privateJwk?: ClientKeyPair['privateJwk'] | undefined;
+  /** How that key's public half is registered (`keys.publish`): kept, since a server may not echo `jwks_uri`. */
+  keyPublication?: KeyPublication | undefined;
 }
+
+/** How a generated key's public half is registered: inline `jwks`, or served at the route by `jwks_uri`. */
+export type KeyPublication = 'jwks' | 'jwks_uri';
 
 export function secretValue(input: SecretValueInput): Record<string, unknown> {
   const { client } = input;
@@ -52,6 +57,7 @@ export function secretValue(input: SecretValueInput): Record<string, unknown> {
     assumed_secret_expires_at:
       client.clientSecretExpiresAt === 'unknown' ? input.assumedSecretExpiresAt : undefined,
     private_jwk: input.privateJwk,
+    key_publication: input.privateJwk ? input.keyPublication : undefined,
   };
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }
@@ -68,6 +74,7 @@ const SERVICE_FIELDS = [
   'rotation_period_days',
   'assumed_secret_expires_at',
   'private_jwk',
+  'key_publication',
 ] as const;
 
 /** A stored value read back. Holds secrets: never log, queue or return it. */
@@ -87,6 +94,8 @@ export interface StoredCredentials {
   rotationPeriodDays?: number;
   /** The private JWK of a generated key (with `kid` and `alg`), when the service made the client's key. */
   privateJwk?: ClientKeyPair['privateJwk'];
+  /** How the generated key is registered; from the metadata (`jwks_uri` or not) for values without it. */
+  keyPublication?: KeyPublication;
   /** The registered metadata as the server returned it, without the fields above. */
   metadata: Record<string, unknown>;
 }
@@ -133,6 +142,14 @@ export function readStoredCredentials(value: string): StoredCredentials | undefi
     rotatedAt: text('rotated_at'),
     rotationPeriodDays: typeof period === 'number' && period > 0 ? period : undefined,
     privateJwk: generatedPrivateJwk(fields.private_jwk),
+    keyPublication:
+      fields.private_jwk === undefined
+        ? undefined
+        : fields.key_publication === 'jwks' || fields.key_publication === 'jwks_uri'
+          ? fields.key_publication
+          : typeof fields.jwks_uri === 'string'
+            ? 'jwks_uri'
+            : 'jwks',
   };
   return {
     clientId: fields.client_id,
@@ -179,6 +196,7 @@ export function updatedCredentials(
       rotationPeriodDays: credentials.rotationPeriodDays,
       assumedSecretExpiresAt: typeof expiresAt === 'number' ? expiresAt : undefined,
       privateJwk: change.privateJwk,
+      keyPublication: credentials.keyPublication,
     }),
   );
   return { value, expiresAt, registeredAt };

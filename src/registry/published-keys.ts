@@ -55,26 +55,31 @@ export class PublishedKeys {
 
   /**
    * Publishes a key before anything signs with it or registers it: it joins the live keys as pending,
-   * and a pending key of an earlier attempt (never stored) is dropped. Accepts either half; only the
-   * public one is kept.
+   * and a pending key of an earlier attempt (never stored) is dropped. `current`, the key stored now
+   * (a rotation's old key), is kept served as current whatever an earlier crash left. Accepts either
+   * half of each key; only the public one is kept.
    */
-  async publishPending(tenantId: string, fhirBaseUrl: string, jwk: object): Promise<void> {
+  async publishPending(tenantId: string, fhirBaseUrl: string, jwk: object, current?: object): Promise<void> {
     const key = this.#key(tenantId, serverSlug(fhirBaseUrl));
-    const publicJwk = publicJwkOf(jwk);
+    const publicJwk = publicJwkOf(jwk) as PublishedKey['jwk'];
+    const kept = current ? [{ jwk: publicJwkOf(current) as PublishedKey['jwk'] }] : [];
     const others = live(await this.#read(key), this.#now()).filter(
-      (entry) => !entry.pending && entry.jwk.kid !== publicJwk.kid,
+      (entry) =>
+        !entry.pending && entry.jwk.kid !== publicJwk.kid && !kept.some((k) => k.jwk.kid === entry.jwk.kid),
     );
-    await this.#write(key, [{ jwk: publicJwk as PublishedKey['jwk'], pending: true }, ...others]);
+    await this.#write(key, [{ jwk: publicJwk, pending: true }, ...kept, ...others]);
   }
 
   /**
-   * The key `currentKid` is stored: it is current from now on, and every other live key retires at
-   * `retireAt` (one already retiring keeps the earlier time). Keys of never-stored attempts go.
+   * `currentJwk` is the stored key: it is served as current from now on (added if an earlier crash or
+   * a lost Redis left it out), and every other live key retires at `retireAt` (one already retiring
+   * keeps the earlier time). Keys of never-stored attempts go. Idempotent.
    */
-  async settle(tenantId: string, fhirBaseUrl: string, currentKid: string, retireAt: Date): Promise<void> {
+  async settle(tenantId: string, fhirBaseUrl: string, currentJwk: object, retireAt: Date): Promise<void> {
     const key = this.#key(tenantId, serverSlug(fhirBaseUrl));
+    const current = { jwk: publicJwkOf(currentJwk) as PublishedKey['jwk'] };
+    const currentKid = current.jwk.kid;
     const keys = live(await this.#read(key), this.#now());
-    const current = keys.find((entry) => entry.jwk.kid === currentKid);
     const retiring = keys
       .filter((entry) => entry.jwk.kid !== currentKid && !entry.pending)
       .map((entry) => ({
@@ -84,7 +89,7 @@ export class PublishedKeys {
             ? entry.retireAt
             : retireAt.toISOString(),
       }));
-    await this.#write(key, [...(current ? [{ jwk: current.jwk }] : []), ...retiring]);
+    await this.#write(key, [current, ...retiring]);
   }
 
   /**

@@ -33,7 +33,7 @@ describe('PublishedKeys', () => {
 
     await keys.publishPending('t1', fhir, first.privateJwk);
     expect(await kids('t1')).toEqual([first.publicJwk.kid]);
-    await keys.settle('t1', fhir, first.publicJwk.kid, new Date(now.getTime() + 60_000));
+    await keys.settle('t1', fhir, first.publicJwk, new Date(now.getTime() + 60_000));
     expect(await kids('t1')).toEqual([first.publicJwk.kid]);
 
     // A rotation's attempt publishes a key and dies; the next attempt's key replaces it.
@@ -41,10 +41,22 @@ describe('PublishedKeys', () => {
     await keys.publishPending('t1', fhir, second.publicJwk);
     expect(await kids('t1')).toEqual([second.publicJwk.kid, first.publicJwk.kid]);
 
-    await keys.settle('t1', fhir, second.publicJwk.kid, new Date(now.getTime() + 60_000));
+    await keys.settle('t1', fhir, second.publicJwk, new Date(now.getTime() + 60_000));
     expect(await kids('t1')).toEqual([second.publicJwk.kid, first.publicJwk.kid]);
     now = new Date(now.getTime() + 60_001);
     expect(await kids('t1')).toEqual([second.publicJwk.kid]);
+  });
+
+  it('settle serves the stored key even when an earlier crash left it pending or Redis lost it, and a rotation keeps the current key', async () => {
+    const stored = await generateClientKey('RS256');
+    const next = await generateClientKey('RS256');
+    await keys.publishPending('t7', fhir, stored.publicJwk);
+    // A rotation publishing its key after an attempt that never settled: the stored key stays served.
+    await keys.publishPending('t7', fhir, next.publicJwk, stored.privateJwk);
+    expect(await kids('t7')).toEqual([next.publicJwk.kid, stored.publicJwk.kid]);
+    await redis.del(`${prefix}:jwks:t7/${slug}`);
+    await keys.settle('t7', fhir, stored.privateJwk, new Date(now.getTime() + 1000));
+    expect(await kids('t7')).toEqual([stored.publicJwk.kid]);
   });
 
   it('serves public members only, whichever half was handed over, and refuses a private member found in Redis', async () => {
@@ -67,7 +79,7 @@ describe('PublishedKeys', () => {
     const old = await generateClientKey('ES256');
     const current = await generateClientKey('ES256');
     await keys.publishPending('t5', fhir, old.publicJwk);
-    await keys.settle('t5', fhir, old.publicJwk.kid, new Date(now.getTime() + 1000));
+    await keys.settle('t5', fhir, old.publicJwk, new Date(now.getTime() + 1000));
     await keys.restoreCurrent('t5', fhir, current.privateJwk);
     expect(await kids('t5')).toEqual([current.publicJwk.kid, old.publicJwk.kid]);
     await redis.del(`${prefix}:jwks:t6/${slug}`);
