@@ -102,7 +102,8 @@ async function provision(
   }
   // A key published by jwks_uri is served as current once stored, also by an attempt that resumed
   // after the one that stored it died before saying so.
-  if (job.keys?.publish === 'jwks_uri' && !state.keysSettled) state = await settleStoredKey(job, state, context, deps, fresh);
+  if (job.keys?.publish === 'jwks_uri' && !state.keysSettled)
+    state = await settleStoredKey(job, state, context, deps, fresh);
   // After the store, never before: a retried attempt finds `stored` in the checkpoint and comes straight here.
   if (verificationWanted(job)) state = await verifyStoredCredentials(state, context, deps, fresh);
   return completeStoredRegistration('client.registered', job, state, context, deps);

@@ -9,7 +9,7 @@ import { publicJwkOf } from '../../../src/keys/index.js';
 import { registrationStatus } from '../../../src/queue/index.js';
 import { jwksPath } from '../../../src/queue/jwks-uri.js';
 import { PublishedKeys } from '../../../src/registry/index.js';
-import { registrationSecretName } from '../../../src/secrets/index.js';
+import { registrationSecretName, serverSlug } from '../../../src/secrets/index.js';
 import { type SmartServer, startSmartServer } from '../../fixtures/smart-server.js';
 import { startStubServer } from '../../fixtures/stub-server.js';
 import { type JwksRoute, startJwksRoute } from '../../support/jwks-route.js';
@@ -208,6 +208,42 @@ describe('generated keys across a crash: the key that is stored is the key that 
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
   }
+
+  it('killed right after the secret write (jwks_uri): the resumed job serves the stored key as current, with one POST', async () => {
+    smart = await startSmartServer();
+    servers.push(smart);
+    child = fork(path.resolve(import.meta.dirname, '../../support/worker-process.ts'), {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, ...pipelineEnv('crash-keys', { JWKS_PUBLIC_BASE_URL: route.url }) },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    await nextMessage(child, 'ready');
+    const written = nextMessage(child, 'secret-written');
+    const tenantId = 'keys-killed-after-write';
+    const result = await pipeline.producer.enqueue({
+      tenantId,
+      fhirBaseUrl: smart.fhirBaseUrl,
+      clientMetadata: backendService,
+      keys: { generate: { alg: 'ES256' }, publish: 'jwks_uri' },
+    } as never);
+    await written;
+    child.kill('SIGKILL');
+
+    await pipeline.startWorker({ workerOptions: { stalledInterval: 250 } });
+    const job = await pipeline.waitForJob((result as { jobId: string }).jobId, 20_000);
+    expect(job.state, job.failedReason).toBe('completed');
+    expect(smart.stats.registrationPosts).toBe(1);
+    const stored = JSON.parse(
+      (await pipeline.secretStore.readCurrent(job.returnvalue?.secretId as string))?.value ?? '{}',
+    );
+    const entry = JSON.parse(
+      (await pipeline.redis.get(
+        `${pipeline.config.QUEUE_PREFIX}:jwks:${tenantId}/${serverSlug(smart.fhirBaseUrl)}`,
+      )) ?? '{}',
+    );
+    // Current, not left pending (a later rotation would otherwise drop it from the route).
+    expect(entry.keys).toEqual([{ jwk: publicOf(stored.private_jwk) }]);
+  });
 
   it('killed between the POST and the secret write: the next attempt registers a new key, and stores that one', async () => {
     smart = await startSmartServer();
