@@ -31,7 +31,9 @@ export function instrumentSecretStore(
   return {
     write: counted('write', (write) => store.write(write)),
     writePending: counted('writePending', (write) => store.writePending(write)),
-    makeCurrent: counted('makeCurrent', (name, versionId) => store.makeCurrent(name, versionId)),
+    makeCurrent: counted('makeCurrent', (name, versionId, options) =>
+      store.makeCurrent(name, versionId, options),
+    ),
     readCurrent: counted('readCurrent', (name) => store.readCurrent(name)),
     readPrevious: counted('readPrevious', (name) => store.readPrevious(name)),
     readVersion: counted('readVersion', (name, versionId) => store.readVersion(name, versionId)),

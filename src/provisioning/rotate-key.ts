@@ -78,8 +78,22 @@ export async function rotatePublishedKey(
   }
 
   if (current.versionId !== pending.versionId) {
-    const { versionId } = pending;
-    await withSecretStoreRetries(deps, phases, (store) => store.makeCurrent(secretId, versionId));
+    const { versionId, basedOn } = pending;
+    try {
+      // Only away from the credentials the new ones were made from: a write that landed since is newer.
+      await withSecretStoreRetries(deps, phases, (store) =>
+        store.makeCurrent(secretId, versionId, { ifCurrent: basedOn }),
+      );
+    } catch (err) {
+      const now = await deps.secretStore.readCurrent(secretId).catch(() => undefined);
+      if (!now || now.versionId === basedOn || now.versionId === versionId) throw err;
+      const { pendingKey: _stale, ...rest } = state;
+      await context.checkpoint.save(rest);
+      throw new ProvisioningError(
+        'secret_store_unavailable',
+        `the credentials stored at ${secretId} changed while the key rotation waited; the next attempt rotates from the new ones`,
+      );
+    }
   }
   const version = await deps.secretStore.readVersion(secretId, pending.versionId);
   const rotated = version ? readStoredCredentials(version.value) : undefined;

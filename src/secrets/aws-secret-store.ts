@@ -19,6 +19,7 @@ import { checkListOptions } from './list-options.js';
 import { assertValidSecretName } from './secret-name.js';
 import type {
   ListOptions,
+  MakeCurrentOptions,
   SecretPage,
   SecretStore,
   SecretWrite,
@@ -28,6 +29,7 @@ import type {
 import { TOKEN_REUSED_PROBLEM, type ValidSecretWrite, validateSecretWrite } from './validate-secret-write.js';
 import {
   checkMakeCurrent,
+  currentMoved,
   noSuchSecret,
   noSuchVersion,
   pendingNeedsSecret,
@@ -184,7 +186,7 @@ export class AwsSecretStore implements SecretStore {
     }
   }
 
-  async makeCurrent(name: string, versionId: string): Promise<void> {
+  async makeCurrent(name: string, versionId: string, options: MakeCurrentOptions = {}): Promise<void> {
     const what = checkMakeCurrent(name, versionId);
     for (let round = 1; ; round++) {
       const described = await this.#describe(name, true);
@@ -198,6 +200,9 @@ export class AwsSecretStore implements SecretStore {
         throw noSuchVersion(what);
       }
       const current = Object.keys(stagesById).find((id) => stagesById[id]?.includes(STAGE.current));
+      if (options.ifCurrent !== undefined && current !== versionId && current !== options.ifCurrent) {
+        throw currentMoved(what, options.ifCurrent);
+      }
       try {
         // AWS moves AWSPREVIOUS to the version AWSCURRENT leaves by itself (UpdateSecretVersionStage's
         // documentation, and moto does the same), so one call moves both.

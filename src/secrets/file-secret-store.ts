@@ -14,6 +14,7 @@ import { checkListOptions } from './list-options.js';
 import { assertValidSecretName } from './secret-name.js';
 import type {
   ListOptions,
+  MakeCurrentOptions,
   SecretPage,
   SecretStore,
   SecretWrite,
@@ -21,7 +22,13 @@ import type {
   WrittenVersion,
 } from './secret-store.js';
 import { TOKEN_REUSED_PROBLEM, type ValidSecretWrite, validateSecretWrite } from './validate-secret-write.js';
-import { checkMakeCurrent, noSuchSecret, noSuchVersion, pendingNeedsSecret } from './version-stages.js';
+import {
+  checkMakeCurrent,
+  currentMoved,
+  noSuchSecret,
+  noSuchVersion,
+  pendingNeedsSecret,
+} from './version-stages.js';
 
 export interface FileSecretStoreOptions {
   /** The directory holding all secrets; created with mode 0700 when missing. */
@@ -156,7 +163,7 @@ export class FileSecretStore implements SecretStore {
     return { versionId: token, created: state === undefined };
   }
 
-  async makeCurrent(name: string, versionId: string): Promise<void> {
+  async makeCurrent(name: string, versionId: string, options: MakeCurrentOptions = {}): Promise<void> {
     const what = checkMakeCurrent(name, versionId);
     this.#assertOpen(what);
     return this.#serialised(name, () =>
@@ -166,6 +173,13 @@ export class FileSecretStore implements SecretStore {
         if (state === undefined) throw noSuchSecret(what);
         if (!state.versions.includes(versionId)) throw noSuchVersion(what);
         if (state.current === versionId && state.pending !== versionId) return;
+        if (
+          options.ifCurrent !== undefined &&
+          state.current !== versionId &&
+          state.current !== options.ifCurrent
+        ) {
+          throw currentMoved(what, options.ifCurrent);
+        }
         // As UpdateSecretVersionStage: AWSPREVIOUS goes to the version AWSCURRENT leaves.
         const { pending, ...labelled } = state;
         const next: SecretState = {

@@ -15,6 +15,7 @@ export {
 } from './secret-name.js';
 export type {
   ListOptions,
+  MakeCurrentOptions,
   SecretPage,
   SecretStore,
   SecretWrite,

@@ -55,6 +55,11 @@ export interface SecretPage {
   nextPageToken?: string;
 }
 
+export interface MakeCurrentOptions {
+  /** Move AWSCURRENT only away from this version. */
+  ifCurrent?: string;
+}
+
 export interface SecretStore {
   /** Adds a version that becomes current; the former current becomes previous. */
   write(write: SecretWrite): Promise<WrittenVersion>;
@@ -73,9 +78,11 @@ export interface SecretStore {
    * `writePending` added); the former current becomes previous, and the version loses AWSPENDING.
    * Afterwards `readCurrent` returns this version, `readPrevious` the former current, and `readVersion`
    * finds both. A version that is current already is left alone (a retry is a no-op success). An unknown
-   * secret or version is `secret_store_rejected`.
+   * secret or version is `secret_store_rejected`. With `ifCurrent`, the move happens only while that
+   * version is the current one (compare-and-swap): when another write has become current meanwhile,
+   * nothing moves and the call is `secret_store_rejected`, so newer credentials are never demoted.
    */
-  makeCurrent(name: string, versionId: string): Promise<void>;
+  makeCurrent(name: string, versionId: string, options?: MakeCurrentOptions): Promise<void>;
   /** The current version (AWSCURRENT), or undefined when there is no such secret. */
   readCurrent(name: string): Promise<StoredSecret | undefined>;
   /** The version before the current one (AWSPREVIOUS), or undefined when there is none. */

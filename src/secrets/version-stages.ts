@@ -44,3 +44,11 @@ export function noSuchVersion(what: string): ProvisioningError {
     `${what}: the secret has no version with this id; pass the versionId a write or writePending returned`,
   );
 }
+
+/** makeCurrent's compare-and-swap found another version current than the one it was told to expect. */
+export function currentMoved(what: string, expected: string): ProvisioningError {
+  return new ProvisioningError(
+    'secret_store_rejected',
+    `${what}: the current version is no longer ${expected} (another write landed meanwhile), so it is left current`,
+  );
+}

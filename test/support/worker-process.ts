@@ -15,7 +15,7 @@ const stallingStore: SecretStore = {
     return new Promise(() => {});
   },
   writePending: (write) => real.writePending(write),
-  makeCurrent: (name, versionId) => real.makeCurrent(name, versionId),
+  makeCurrent: (name, versionId, options) => real.makeCurrent(name, versionId, options),
   readCurrent: (name) => real.readCurrent(name),
   readPrevious: (name) => real.readPrevious(name),
   readVersion: (name, versionId) => real.readVersion(name, versionId),

@@ -381,6 +381,25 @@ export function describeSecretStoreContract(
         expect(await store.readVersion(name, older.versionId)).toMatchObject(older);
       });
 
+      it('with ifCurrent, moves nothing once another version became current, and moves from the expected one', async () => {
+        const { name, older, current } = await rotatedOnce('make-current-if');
+        const p = pending();
+        await store.writePending({ name, value: p.value, clientRequestToken: p.versionId });
+        // The pending version was made from `older`, but `current` landed since: it stays current.
+        await expect(
+          store.makeCurrent(name, p.versionId, { ifCurrent: older.versionId }),
+        ).rejects.toMatchObject({
+          code: 'secret_store_rejected',
+        });
+        expect(await store.readCurrent(name)).toMatchObject(current);
+        await store.makeCurrent(name, p.versionId, { ifCurrent: current.versionId });
+        expect(await store.readCurrent(name)).toMatchObject({ name, ...p });
+        // A retry after it moved is a no-op success.
+        await expect(
+          store.makeCurrent(name, p.versionId, { ifCurrent: current.versionId }),
+        ).resolves.toBeUndefined();
+      });
+
       it('treats a retried pending write and a retried makeCurrent as no-ops, also after the version became current', async () => {
         const { name, current } = await rotatedOnce('pending-retry');
         const p = pending();
