@@ -183,6 +183,13 @@ describe('generated keys across a crash: the key that is stored is the key that 
     await pipeline.close();
     await route.close();
   });
+  // Each test's own resuming worker stops with it, or it would take the next test's job from the
+  // worker process that test kills.
+  let resumed: { close(): Promise<void> } | undefined;
+  afterEach(async () => {
+    await resumed?.close();
+    resumed = undefined;
+  });
 
   /** The public key of a stored private JWK, as the server would have it. */
   const publicOf = (jwk: Record<string, unknown>) => publicJwkOf(jwk);
@@ -229,7 +236,7 @@ describe('generated keys across a crash: the key that is stored is the key that 
     await written;
     child.kill('SIGKILL');
 
-    await pipeline.startWorker({ workerOptions: { stalledInterval: 250 } });
+    resumed = await pipeline.startWorker({ workerOptions: { stalledInterval: 250 } });
     const job = await pipeline.waitForJob((result as { jobId: string }).jobId, 20_000);
     expect(job.state, job.failedReason).toBe('completed');
     expect(smart.stats.registrationPosts).toBe(1);
@@ -268,7 +275,7 @@ describe('generated keys across a crash: the key that is stored is the key that 
     child.kill('SIGKILL');
     const [lost] = registeredKeys();
 
-    await pipeline.startWorker({ workerOptions: { stalledInterval: 250 } });
+    resumed = await pipeline.startWorker({ workerOptions: { stalledInterval: 250 } });
     const job = await pipeline.waitForJob((result as { jobId: string }).jobId, 20_000);
     expect(job.state, job.failedReason).toBe('completed');
     expect(job.returnvalue).toMatchObject({ possibleOrphan: true, verified: true });
@@ -316,7 +323,7 @@ describe('generated keys across a crash: the key that is stored is the key that 
     child.kill('SIGKILL');
     expect(smart.stats.registrationPosts).toBe(0);
 
-    await pipeline.startWorker({ workerOptions: { stalledInterval: 250 } });
+    resumed = await pipeline.startWorker({ workerOptions: { stalledInterval: 250 } });
     const job = await pipeline.waitForJob((result as { jobId: string }).jobId, 20_000);
     expect(job.state, job.failedReason).toBe('completed');
     expect(job.returnvalue).toMatchObject({ verified: true });
