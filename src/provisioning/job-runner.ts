@@ -182,7 +182,13 @@ async function waitedTooLong(
 ): Promise<ProvisioningError | undefined> {
   const now = deps.now?.() ?? new Date();
   const state = context.checkpoint.load();
-  const waiting = state.waiting?.attempt === context.attempt ? state.waiting : undefined;
+  // A key rotation's wait for servers' JWKS caches is the job's own, bounded by JWKS_MAX_AGE_S: shown
+  // like a server wait, but neither bounded by maxServerWaitMs nor counted into a server wait after it.
+  const ownWait = (reason: string | undefined) => reason === 'key_publication';
+  const sameKind = (reason: string) => ownWait(reason) === ownWait(busy.reason);
+  const waiting =
+    state.waiting?.attempt === context.attempt && sameKind(state.waiting.reason) ? state.waiting : undefined;
+  if (waiting && ownWait(busy.reason)) return undefined;
   if (!waiting) {
     await context.checkpoint.save({
       ...state,

@@ -69,13 +69,6 @@ export async function rotatePublishedKey(
   const readyAt = Date.parse(pending.publishedAt) + leadMs;
   const waitMs = readyAt - now().getTime();
   if (waitMs > 0) throw new ServerBusyError(new URL(subject.fhirBaseUrl).host, waitMs, 'key_publication');
-  // The wait was this rotation's own, not a server's lack of room: it must not count against the
-  // bound on waiting for a server (see job-runner's waitedTooLong).
-  if (state.waiting?.reason === 'key_publication') {
-    const { waiting: _waited, ...rest } = state;
-    state = rest;
-    await context.checkpoint.save(state);
-  }
 
   if (current.versionId !== pending.versionId) {
     const { versionId, basedOn } = pending;
@@ -85,8 +78,8 @@ export async function rotatePublishedKey(
         store.makeCurrent(secretId, versionId, { ifCurrent: basedOn }),
       );
     } catch (err) {
-      const now = await deps.secretStore.readCurrent(secretId).catch(() => undefined);
-      if (!now || now.versionId === basedOn || now.versionId === versionId) throw err;
+      const stored = await deps.secretStore.readCurrent(secretId).catch(() => undefined);
+      if (!stored || stored.versionId === basedOn || stored.versionId === versionId) throw err;
       const { pendingKey: _stale, ...rest } = state;
       await context.checkpoint.save(rest);
       throw new ProvisioningError(

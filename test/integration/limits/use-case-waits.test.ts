@@ -225,6 +225,43 @@ describe('the use case when a server has no room', () => {
     await held.release('success');
   });
 
+  it("a key rotation's own wait (key_publication) is never spent as rate_limited, and a server wait after it counts from its own start", async () => {
+    const limiter = fleetLimiter();
+    // The first two asks are answered as a key rotation's wait would be; then the real limiter, held.
+    let asks = 0;
+    const keyWaitFirst: ServerLimiter = {
+      acquire: (host, options) =>
+        ++asks <= 2
+          ? Promise.resolve({ granted: false, waitMs: 1000, reason: 'key_publication' })
+          : limiter.acquire(host, options),
+    };
+    const held = await hold(limiter, fhirHost);
+    const { value } = deps(keyWaitFirst);
+    let now = Date.parse('2026-12-01T00:00:00.000Z');
+    const waitingDeps: RegistrationDeps = { ...value, now: () => new Date(now), maxServerWaitMs: 60_000 };
+    const job = payload();
+    const checkpoint = new MemoryCheckpointStore();
+    const context = { jobId: 'j6', attempt: 1, maxAttempts: 2, checkpoint };
+    const attempt = () => runRegistration(job, context, waitingDeps).catch((err: unknown) => err);
+    expect(await attempt()).toBeInstanceOf(ServerBusyError);
+    expect(checkpoint.load().waiting).toMatchObject({ reason: 'key_publication' });
+    now += 120_000;
+    // Longer than the server-wait bound, and still only waiting.
+    expect(await attempt()).toBeInstanceOf(ServerBusyError);
+    // The server wait that follows starts now, not when the key wait began.
+    expect(await attempt()).toBeInstanceOf(ServerBusyError);
+    expect(checkpoint.load().waiting).toMatchObject({
+      reason: 'in_flight',
+      since: new Date(now).toISOString(),
+    });
+    now += 59_000;
+    expect(await attempt()).toBeInstanceOf(ServerBusyError);
+    now += 2_000;
+    const spent = await attempt();
+    expect(isProvisioningError(spent) && spent.code).toBe('rate_limited');
+    await held.release('success');
+  });
+
   it('sends nothing and charges the server nothing when the intent marker cannot be saved (our Redis, not theirs)', async () => {
     const transitions: BreakerTransition[] = [];
     const limiter = fleetLimiter({ onTransition: (t) => transitions.push(t) });
