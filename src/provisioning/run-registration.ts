@@ -26,8 +26,12 @@ import {
   settlePublishedKeys,
 } from './register-and-store.js';
 import { rememberCurrentClient } from './replaced-client.js';
-import { readStoredCredentials, type StoredCredentials } from './secret-value.js';
-import { type VerificationOutcome, verifyStoredCredentials } from './verify-credentials.js';
+import type { StoredCredentials } from './secret-value.js';
+import {
+  readStoredVersion,
+  type VerificationOutcome,
+  verifyStoredCredentials,
+} from './verify-credentials.js';
 
 /** The job's return value: everything an operator needs, nothing secret. */
 export interface RegistrationOutcome extends StoredRegistration {
@@ -117,18 +121,12 @@ async function settleStoredKey(
   fresh: StoredCredentials | undefined,
 ): Promise<Checkpoint> {
   const stored = state.stored as StoredRegistration;
-  const credentials =
-    fresh ??
-    readStoredCredentialsOf(await deps.secretStore.readVersion(stored.secretId, stored.secretVersionId));
+  const credentials = fresh ?? (await readStoredVersion(stored, deps));
   if (!credentials?.privateJwk) return state;
   await settlePublishedKeys(job, credentials.privateJwk, deps);
   const next: Checkpoint = { ...state, keysSettled: true };
   await context.checkpoint.save(next);
   return next;
-}
-
-function readStoredCredentialsOf(version: { value: string } | undefined): StoredCredentials | undefined {
-  return version ? readStoredCredentials(version.value) : undefined;
 }
 
 /** What `keys` asks the registration to make, with the URL it publishes the key at (checked by the job schema). */

@@ -1,3 +1,14 @@
+// The re-registration use case (DESIGN.md "Scheduled re-registration"): new credentials for a
+// registration that already exists, read back from its stored secret. RFC 7592 first: when the stored
+// registration access token works, the client is updated in place, and a new secret in the answer is
+// the rotation. When the server has no management, refuses the token, or updates without issuing a new
+// secret, a successor client is registered (with the same POST-and-store guarantees as a first
+// registration) and the replaced one is deleted after ROTATION_GRACE by a delayed job. Every answer
+// that carries a rotated registration access token is stored before anything else can fail.
+// A client with a generated key rotates its key instead of its secret: published by jwks_uri, with no
+// server call (rotate-key.ts); inline, by an update registering [new, old] and a delayed retire-key job
+// that leaves [new]; without RFC 7592, by a successor with a new key.
+
 import type { ManagedClient } from '../dcr/index.js';
 import { classify, ProvisioningError, withConsequence } from '../failures/index.js';
 import { type ClientKeyPair, generateClientKey, publicJwkOf, publicJwkSet } from '../keys/index.js';
@@ -142,8 +153,8 @@ async function rotate(
     } else if (!state.updateDeclined && isManageable(credentials)) {
       // Inline keys: the update registers [new, old], so the old key keeps working through the grace.
       const newKey =
-        keyRotation === 'inline'
-          ? await generateClientKey(credentials.privateJwk?.alg ?? 'RS384')
+        keyRotation === 'inline' && credentials.privateJwk
+          ? await generateClientKey(credentials.privateJwk.alg)
           : undefined;
       state = await updateInPlace(job, credentials, secretId, state, context, deps, phases, newKey);
     }

@@ -127,7 +127,7 @@ export async function verifyStoredCredentials(
   if (state.verification?.outcome) return state;
   const stored = state.stored as StoredRegistration;
   const now = () => (deps.now?.() ?? new Date()).toISOString();
-  const credentials = fresh ?? (await readBack(stored, deps));
+  const credentials = fresh ?? (await readStoredVersion(stored, deps));
   const answer = await tokenAnswer(credentials, context, deps);
   if (answer.ok) return settle(state, context, { verified: true, verifiedAt: now() });
 
@@ -159,9 +159,10 @@ async function settle(
   return next;
 }
 
-async function readBack(
-  stored: StoredRegistration,
-  deps: RegistrationDeps,
+/** The credentials of the version the checkpoint says were stored; undefined when it is gone. */
+export async function readStoredVersion(
+  stored: Pick<StoredRegistration, 'secretId' | 'secretVersionId'>,
+  deps: Pick<RegistrationDeps, 'secretStore'>,
 ): Promise<StoredCredentials | undefined> {
   const version = await deps.secretStore.readVersion(stored.secretId, stored.secretVersionId);
   return version ? readStoredCredentials(version.value) : undefined;
